@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "companion-application"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "companion-application.h"
+#include "companion-network.h"
+#include "companion-pairing-offer.h"
+#include "companion-state-dir.h"
+#include "companion-version.h"
+#include "companion-window.h"
+
+struct _CompanionApplication
+{
+  AdwApplication      parent_instance;
+
+  char               *state_dir;
+  GInetSocketAddress *listen_address;
+};
+
+G_DEFINE_FINAL_TYPE (CompanionApplication, companion_application, ADW_TYPE_APPLICATION)
+
+/* The listen port from GSettings, or the default when the schema is not
+ * installed (an uninstalled build run without GSETTINGS_SCHEMA_DIR). */
+static guint16
+configured_port (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettings) settings = NULL;
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, "io.github.companiondesk.Companion", TRUE);
+  if (schema == NULL)
+    {
+      g_warning ("The settings schema is not installed; using the default port %u",
+                 COMPANION_DEFAULT_PORT);
+      return COMPANION_DEFAULT_PORT;
+    }
+  settings = g_settings_new_full (schema, NULL, NULL);
+  return (guint16) g_settings_get_uint (settings, "listen-port");
+}
+
+static GPtrArray *
+pairing_addresses (CompanionApplication *self)
+{
+  GInetAddress *inet;
+  guint16 port;
+
+  if (self->listen_address == NULL)
+    return companion_network_lan_addresses (configured_port ());
+
+  inet = g_inet_socket_address_get_address (self->listen_address);
+  port = g_inet_socket_address_get_port (self->listen_address);
+  if (port == 0)
+    port = COMPANION_DEFAULT_PORT;
+  if (g_inet_address_get_is_any (inet))
+    return companion_network_lan_addresses (port);
+  else
+    {
+      GPtrArray *one = g_ptr_array_new_with_free_func (g_object_unref);
+      g_ptr_array_add (one, g_inet_socket_address_new (inet, port));
+      return one;
+    }
+}
+
+static void
+companion_application_activate (GApplication *application)
+{
+  CompanionApplication *self = COMPANION_APPLICATION (application);
+  g_autoptr(CompanionPairingOffer) offer = NULL;
+  g_autoptr(GPtrArray) addresses = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWindow *window;
+
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (window != NULL)
+    {
+      gtk_window_present (window);
+      return;
+    }
+
+  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self)));
+  addresses = pairing_addresses (self);
+  offer = companion_pairing_offer_new (addresses, &error);
+  if (offer != NULL)
+    companion_window_set_offer (COMPANION_WINDOW (window), offer);
+  else
+    companion_window_show_error (COMPANION_WINDOW (window), error->message);
+  gtk_window_present (window);
+}
+
+static int
+companion_application_handle_local_options (GApplication *application,
+                                            GVariantDict *options)
+{
+  CompanionApplication *self = COMPANION_APPLICATION (application);
+  g_autoptr(GError) error = NULL;
+  const char *state_dir = NULL;
+  const char *listen = NULL;
+
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("companion %s\n", COMPANION_VCS_VERSION);
+      return 0;
+    }
+
+  if (g_variant_dict_lookup (options, "listen", "&s", &listen))
+    {
+      self->listen_address = companion_network_parse_listen_address (listen, &error);
+      if (self->listen_address == NULL)
+        {
+          g_printerr ("companion: %s\n", error->message);
+          return 1;
+        }
+    }
+
+  g_variant_dict_lookup (options, "state-dir", "^&ay", &state_dir);
+  self->state_dir = companion_state_dir_ensure (state_dir, "companion", &error);
+  if (self->state_dir == NULL)
+    {
+      g_printerr ("companion: %s\n", error->message);
+      return 1;
+    }
+
+  /* Each state folder is its own instance, so tests can run several. */
+  if (state_dir != NULL)
+    g_application_set_flags (application,
+                             g_application_get_flags (application) | G_APPLICATION_NON_UNIQUE);
+
+  return -1;
+}
+
+static void
+on_quit (GSimpleAction *action,
+         GVariant      *parameter,
+         gpointer       user_data)
+{
+  g_application_quit (G_APPLICATION (user_data));
+}
+
+static void
+on_about (GSimpleAction *action,
+          GVariant      *parameter,
+          gpointer       user_data)
+{
+  GtkApplication *application = GTK_APPLICATION (user_data);
+  const char *developers[] = { "Companion developers", NULL };
+  GtkWidget *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", gtk_application_get_active_window (application),
+                        "application-icon", APP_ID,
+                        "application-name", _("Companion"),
+                        "developer-name", _("Companion developers"),
+                        "version", PACKAGE_VERSION,
+                        "website", "https://github.com/companiondesk/companion",
+                        "issue-url", "https://github.com/companiondesk/companion/issues",
+                        "license-type", GTK_LICENSE_GPL_3_0,
+                        "developers", developers,
+                        /* Translators: replace with your names, one per line */
+                        "translator-credits", _("translator-credits"),
+                        NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static const GActionEntry app_actions[] = {
+  { .name = "quit", .activate = on_quit },
+  { .name = "about", .activate = on_about },
+};
+
+static void
+companion_application_startup (GApplication *application)
+{
+  static const char *quit_accels[] = { "<Control>q", NULL };
+
+  G_APPLICATION_CLASS (companion_application_parent_class)->startup (application);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (application), app_actions,
+                                   G_N_ELEMENTS (app_actions), application);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "app.quit", quit_accels);
+}
+
+static void
+companion_application_finalize (GObject *object)
+{
+  CompanionApplication *self = COMPANION_APPLICATION (object);
+
+  g_clear_pointer (&self->state_dir, g_free);
+  g_clear_object (&self->listen_address);
+
+  G_OBJECT_CLASS (companion_application_parent_class)->finalize (object);
+}
+
+static void
+companion_application_class_init (CompanionApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+
+  object_class->finalize = companion_application_finalize;
+  application_class->activate = companion_application_activate;
+  application_class->startup = companion_application_startup;
+  application_class->handle_local_options = companion_application_handle_local_options;
+}
+
+static void
+companion_application_init (CompanionApplication *self)
+{
+  const GOptionEntry entries[] = {
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, NULL, N_("Keep state in DIR, as a separate instance"), N_("DIR") },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Listen at ADDR:PORT"), N_("ADDR:PORT") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the version"), NULL },
+    { NULL }
+  };
+
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+}
+
+CompanionApplication *
+companion_application_new (void)
+{
+  return g_object_new (COMPANION_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "resource-base-path", APP_RESOURCE_PATH,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       NULL);
+}
