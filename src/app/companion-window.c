@@ -78,6 +78,7 @@ companion_window_set_offer (CompanionWindow       *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) addresses = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *key_fingerprint = NULL;
   CompanionPairingPayload *payload;
   GPtrArray *list;
 
@@ -96,6 +97,10 @@ companion_window_set_offer (CompanionWindow       *self,
       return;
     }
   companion_qr_view_set_code (self->qr_view, code);
+
+  /* The key's fingerprint is public; it lets tests match what was scanned. */
+  key_fingerprint = companion_pairing_payload_dup_key_fingerprint (payload);
+  g_debug ("Showing the pairing code of desktop key %s", key_fingerprint);
 
   list = companion_pairing_payload_get_addresses (payload);
   addresses = g_string_new (NULL);

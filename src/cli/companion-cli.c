@@ -104,12 +104,13 @@ command_pair (CliOptions *options)
   CompanionPairingPayload *payload;
   guint sigint_id, sigterm_id;
 
-  state_dir = companion_state_dir_ensure (options->state_dir, "companion", &error);
-  if (state_dir == NULL)
-    return fail (options, g_steal_pointer (&error));
-
+  /* Arguments first: nothing touches the disk for a bad command line. */
   addresses = pairing_addresses (options->listen, &error);
   if (addresses == NULL)
+    return fail (options, g_steal_pointer (&error));
+
+  state_dir = companion_state_dir_ensure (options->state_dir, "companion", &error);
+  if (state_dir == NULL)
     return fail (options, g_steal_pointer (&error));
 
   offer = companion_pairing_offer_new (addresses, &error);

@@ -74,7 +74,7 @@ companion_qr_scanner_scan_gray (const guint8 *pixels,
   if (found->len == 0)
     {
       g_set_error_literal (error, COMPANION_QR_ERROR, COMPANION_QR_ERROR_NO_CODE,
-                           "No QR code was found in the image");
+                           "No QR code was found");
       return NULL;
     }
   return g_steal_pointer (&found);
