@@ -181,11 +181,13 @@ run_vector (JsonObject *v,
           g_assert_true (companion_noise_handshake_is_my_turn (writer));
           g_assert_false (companion_noise_handshake_is_my_turn (reader));
 
-          g_assert_true (companion_noise_handshake_write_message (writer, payload->data, payload->len,
+          g_assert_true (companion_noise_handshake_write_message (writer,
+                                                                  payload->data, payload->len,
                                                                   written, &error));
           g_assert_no_error (error);
           assert_array_eq (written, ciphertext);
-          g_assert_true (companion_noise_handshake_read_message (reader, ciphertext->data, ciphertext->len,
+          g_assert_true (companion_noise_handshake_read_message (reader,
+                                                                 ciphertext->data, ciphertext->len,
                                                                  read, &error));
           g_assert_no_error (error);
           assert_array_eq (read, payload);
@@ -196,8 +198,11 @@ run_vector (JsonObject *v,
 
           if (companion_noise_handshake_is_finished (initiator))
             {
-              g_autoptr(GBytes) init_hash = companion_noise_handshake_get_handshake_hash (initiator);
-              g_autoptr(GBytes) resp_hash = companion_noise_handshake_get_handshake_hash (responder);
+              g_autoptr(GBytes) init_hash = NULL;
+              g_autoptr(GBytes) resp_hash = NULL;
+
+              init_hash = companion_noise_handshake_get_handshake_hash (initiator);
+              resp_hash = companion_noise_handshake_get_handshake_hash (responder);
 
               g_assert_nonnull (init_hash);
               g_assert_cmpuint (g_bytes_get_size (init_hash), ==, COMPANION_NOISE_HASH_LEN);
@@ -206,9 +211,11 @@ run_vector (JsonObject *v,
                 g_assert_cmpmem (g_bytes_get_data (init_hash, NULL), g_bytes_get_size (init_hash),
                                  expected_hash->data, expected_hash->len);
 
-              g_assert_true (companion_noise_handshake_split (initiator, &init_send, &init_recv, &error));
+              g_assert_true (companion_noise_handshake_split (initiator, &init_send, &init_recv,
+                                                              &error));
               g_assert_no_error (error);
-              g_assert_true (companion_noise_handshake_split (responder, &resp_send, &resp_recv, &error));
+              g_assert_true (companion_noise_handshake_split (responder, &resp_send, &resp_recv,
+                                                              &error));
               g_assert_no_error (error);
             }
           continue;
@@ -217,14 +224,16 @@ run_vector (JsonObject *v,
       if (first_sender == NULL)
         from_initiator = i % 2 == 0;
       else
-        from_initiator = ((i - n_handshake) % 2 == 0) == (g_strcmp0 (first_sender, "initiator") == 0);
+        from_initiator = ((i - n_handshake) % 2 == 0) ==
+                         (g_strcmp0 (first_sender, "initiator") == 0);
 
       g_assert_true (companion_noise_cipher_encrypt (from_initiator ? init_send : resp_send,
                                                      payload->data, payload->len, written, &error));
       g_assert_no_error (error);
       assert_array_eq (written, ciphertext);
       g_assert_true (companion_noise_cipher_decrypt (from_initiator ? resp_recv : init_recv,
-                                                     ciphertext->data, ciphertext->len, read, &error));
+                                                     ciphertext->data, ciphertext->len,
+                                                     read, &error));
       g_assert_no_error (error);
       assert_array_eq (read, payload);
     }
@@ -237,7 +246,8 @@ static void
 test_vectors (gconstpointer data)
 {
   const VectorFile *vf = data;
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "noise-vectors", vf->file, NULL);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "noise-vectors",
+                                                 vf->file, NULL);
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
   guint n_ikpsk2 = 0, n_kk = 0, n_other = 0, n_skipped = 0;
@@ -245,7 +255,8 @@ test_vectors (gconstpointer data)
 
   json_parser_load_from_file (parser, path, &error);
   g_assert_no_error (error);
-  vectors = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "vectors");
+  vectors = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                          "vectors");
   g_assert_nonnull (vectors);
 
   for (guint i = 0; i < json_array_get_length (vectors); i++)
@@ -259,7 +270,8 @@ test_vectors (gconstpointer data)
                                                        &local_error);
       if (probe == NULL)
         {
-          g_assert_error (local_error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_UNSUPPORTED_PROTOCOL);
+          g_assert_error (local_error, COMPANION_NOISE_ERROR,
+                          COMPANION_NOISE_ERROR_UNSUPPORTED_PROTOCOL);
           n_skipped++;
           continue;
         }
@@ -372,7 +384,8 @@ read_ok (CompanionNoiseHandshake *reader,
   g_autoptr(GByteArray) payload = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (companion_noise_handshake_read_message (reader, msg->data, msg->len, payload, &error));
+  g_assert_true (companion_noise_handshake_read_message (reader, msg->data, msg->len,
+                                                         payload, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (payload->data, payload->len, expected_payload, strlen (expected_payload));
 }
@@ -403,7 +416,8 @@ write_fails (CompanionNoiseHandshake *writer,
   g_autoptr(GByteArray) msg = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
 
-  g_assert_false (companion_noise_handshake_write_message (writer, payload, payload_len, msg, &error));
+  g_assert_false (companion_noise_handshake_write_message (writer, payload, payload_len,
+                                                           msg, &error));
   g_assert_error (error, COMPANION_NOISE_ERROR, (int) code);
   g_test_message ("expected error: %s", error->message);
   g_assert_cmpuint (msg->len, ==, 0);
@@ -443,7 +457,8 @@ encrypt_ok (CompanionNoiseCipher *cipher,
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (companion_noise_cipher_encrypt (cipher, (const guint8 *) text, strlen (text), out, &error));
+  g_assert_true (companion_noise_cipher_encrypt (cipher, (const guint8 *) text, strlen (text),
+                                                 out, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (out->len, ==, strlen (text) + COMPANION_NOISE_TAG_LEN);
   return g_steal_pointer (&out);
@@ -457,7 +472,8 @@ decrypt_ok (CompanionNoiseCipher *cipher,
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (companion_noise_cipher_decrypt (cipher, ciphertext->data, ciphertext->len, out, &error));
+  g_assert_true (companion_noise_cipher_decrypt (cipher, ciphertext->data, ciphertext->len,
+                                                 out, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (out->data, out->len, expected, strlen (expected));
 }
@@ -600,14 +616,16 @@ test_ikpsk2_wrong_psk (void)
   g_assert_true (companion_noise_handshake_is_finished (responder));
 
   /* The phone cannot read the desktop's answer... */
-  g_assert_false (companion_noise_handshake_read_message (initiator, msg2->data, msg2->len, payload, &error));
+  g_assert_false (companion_noise_handshake_read_message (initiator, msg2->data, msg2->len,
+                                                          payload, &error));
   g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_DECRYPT_FAILED);
   g_assert_null (strstr (error->message, psk_hex));
   g_clear_error (&error);
   g_assert_false (companion_noise_handshake_is_finished (initiator));
   g_assert_null (companion_noise_handshake_get_handshake_hash (initiator));
   /* ...and its handshake is dead. */
-  g_assert_false (companion_noise_handshake_read_message (initiator, msg2->data, msg2->len, payload, &error));
+  g_assert_false (companion_noise_handshake_read_message (initiator, msg2->data, msg2->len,
+                                                          payload, &error));
   g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_WRONG_STATE);
   g_clear_error (&error);
 
@@ -742,7 +760,8 @@ test_truncated (void)
       g_autoptr(GByteArray) payload = g_byte_array_new ();
       g_autoptr(GError) error = NULL;
 
-      g_assert_false (companion_noise_handshake_read_message (responder, msg1->data, cut, payload, &error));
+      g_assert_false (companion_noise_handshake_read_message (responder, msg1->data, cut,
+                                                              payload, &error));
       /* Shorter than its keys and tags: a length error; otherwise the tag fails. */
       if (cut < 32 + 48 + 16)
         g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
@@ -771,7 +790,8 @@ test_truncated (void)
 
     complete_handshake (initiator, responder, &is, &ir, &rs, &rr);
     ct = encrypt_ok (is, "a transport message");
-    decrypt_fails (rr, ct->data, COMPANION_NOISE_TAG_LEN - 1, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
+    decrypt_fails (rr, ct->data, COMPANION_NOISE_TAG_LEN - 1,
+                   COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
     decrypt_fails (rr, ct->data, 0, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
     decrypt_fails (rr, ct->data, ct->len - 1, COMPANION_NOISE_ERROR_DECRYPT_FAILED);
     decrypt_ok (rr, ct, "a transport message");
@@ -798,12 +818,14 @@ test_oversized (void)
   responder = new_handshake (IKPSK2, RESPONDER, &k);
 
   /* Writing a message over 65535 bytes fails and leaves the handshake usable. */
-  write_fails (initiator, COMPANION_NOISE_MAX_MESSAGE_LEN + 1, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
+  write_fails (initiator, COMPANION_NOISE_MAX_MESSAGE_LEN + 1,
+               COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
   write_fails (initiator, max_msg1_payload + 1, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
 
   g_byte_array_set_size (big, max_msg1_payload);
   memset (big->data, 'x', big->len);
-  g_assert_true (companion_noise_handshake_write_message (initiator, big->data, big->len, msg1, &error));
+  g_assert_true (companion_noise_handshake_write_message (initiator, big->data, big->len,
+                                                          msg1, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (msg1->len, ==, COMPANION_NOISE_MAX_MESSAGE_LEN);
 
@@ -817,7 +839,8 @@ test_oversized (void)
     read_fails (other, huge->data, huge->len, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
   }
 
-  g_assert_true (companion_noise_handshake_read_message (responder, msg1->data, msg1->len, pt, &error));
+  g_assert_true (companion_noise_handshake_read_message (responder, msg1->data, msg1->len,
+                                                         pt, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (pt->data, pt->len, big->data, big->len);
   msg2 = write_ok (responder, "");
@@ -1124,7 +1147,9 @@ test_missing_keys (void)
 
   /* IKpsk2 initiator without psk, then without the responder's key. */
   {
-    g_autoptr(CompanionNoiseHandshake) hs = companion_noise_handshake_new (IKPSK2, INITIATOR, &error);
+    g_autoptr(CompanionNoiseHandshake) hs = NULL;
+
+    hs = companion_noise_handshake_new (IKPSK2, INITIATOR, &error);
     g_autoptr(GByteArray) msg = NULL;
 
     g_assert_no_error (error);
@@ -1137,7 +1162,9 @@ test_missing_keys (void)
     g_assert_cmpuint (msg->len, ==, 32 + 48 + 16);
   }
   {
-    g_autoptr(CompanionNoiseHandshake) hs = companion_noise_handshake_new (IKPSK2, INITIATOR, &error);
+    g_autoptr(CompanionNoiseHandshake) hs = NULL;
+
+    hs = companion_noise_handshake_new (IKPSK2, INITIATOR, &error);
 
     g_assert_no_error (error);
     companion_noise_handshake_set_local_static (hs, k.init_s);
@@ -1198,10 +1225,12 @@ test_low_order_keys (void)
     {
       /* As the responder's static key (a forged QR). */
       {
-        g_autoptr(CompanionNoiseHandshake) hs = companion_noise_handshake_new (IKPSK2, INITIATOR, NULL);
+        g_autoptr(CompanionNoiseHandshake) hs = NULL;
         g_autoptr(GByteArray) msg = g_byte_array_new ();
         g_autoptr(GError) error = NULL;
 
+        hs = companion_noise_handshake_new (IKPSK2, INITIATOR, &error);
+        g_assert_no_error (error);
         companion_noise_handshake_set_local_static (hs, k.init_s);
         companion_noise_handshake_set_remote_static (hs, low_order[i]);
         companion_noise_handshake_set_psk (hs, k.psk);
@@ -1254,10 +1283,11 @@ test_protocol_names (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (supported); i++)
     {
-      g_autoptr(CompanionNoiseHandshake) hs = companion_noise_handshake_new_from_name (supported[i], RESPONDER, &error);
+      g_autoptr(CompanionNoiseHandshake) hs = NULL;
       g_autoptr(CompanionNoiseHandshake) same = NULL;
       g_autofree char *name = NULL;
 
+      hs = companion_noise_handshake_new_from_name (supported[i], RESPONDER, &error);
       g_assert_no_error (error);
       g_assert_cmpstr (companion_noise_handshake_get_protocol_name (hs), ==, supported[i]);
       g_assert_cmpint (companion_noise_handshake_get_role (hs), ==, RESPONDER);
@@ -1272,8 +1302,9 @@ test_protocol_names (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (unsupported); i++)
     {
-      g_autoptr(CompanionNoiseHandshake) hs = companion_noise_handshake_new_from_name (unsupported[i], INITIATOR, &error);
+      g_autoptr(CompanionNoiseHandshake) hs = NULL;
 
+      hs = companion_noise_handshake_new_from_name (unsupported[i], INITIATOR, &error);
       g_assert_null (hs);
       g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_UNSUPPORTED_PROTOCOL);
       g_test_message ("expected error: %s", error->message);
@@ -1281,7 +1312,9 @@ test_protocol_names (void)
     }
 
   {
-    g_autoptr(CompanionNoiseHandshake) hs = companion_noise_handshake_new ((CompanionNoisePattern) 99, INITIATOR, &error);
+    g_autoptr(CompanionNoiseHandshake) hs = NULL;
+
+    hs = companion_noise_handshake_new ((CompanionNoisePattern) 99, INITIATOR, &error);
 
     g_assert_null (hs);
     g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_UNSUPPORTED_PROTOCOL);
