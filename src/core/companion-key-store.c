@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "companion-key-store"
+
+#include "config.h"
+
+#include "companion-key-store.h"
+
+G_DEFINE_INTERFACE (CompanionKeyStore, companion_key_store, G_TYPE_OBJECT)
+G_DEFINE_QUARK (companion-key-store-error-quark, companion_key_store_error)
+
+static void
+companion_key_store_default_init (CompanionKeyStoreInterface *iface)
+{
+}
+
+CompanionIdentity *
+companion_key_store_load_identity (CompanionKeyStore  *self,
+                                   GError            **error)
+{
+  g_return_val_if_fail (COMPANION_IS_KEY_STORE (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return COMPANION_KEY_STORE_GET_IFACE (self)->load_identity (self, error);
+}
+
+gboolean
+companion_key_store_save_identity (CompanionKeyStore  *self,
+                                   CompanionIdentity  *identity,
+                                   GError            **error)
+{
+  g_return_val_if_fail (COMPANION_IS_KEY_STORE (self), FALSE);
+  g_return_val_if_fail (COMPANION_IS_IDENTITY (identity), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return COMPANION_KEY_STORE_GET_IFACE (self)->save_identity (self, identity, error);
+}
+
+gboolean
+companion_key_store_delete_identity (CompanionKeyStore  *self,
+                                     GError            **error)
+{
+  g_return_val_if_fail (COMPANION_IS_KEY_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return COMPANION_KEY_STORE_GET_IFACE (self)->delete_identity (self, error);
+}
+
+const char *
+companion_key_store_describe (CompanionKeyStore *self)
+{
+  g_return_val_if_fail (COMPANION_IS_KEY_STORE (self), NULL);
+
+  return COMPANION_KEY_STORE_GET_IFACE (self)->describe (self);
+}
