@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Starts the real GUI under X in light and dark style, screenshots the whole
-# screen as a camera would see it, and has companion-phone decode the code.
-# The decoded key must be the one the window says it shows.
+# screen as a camera would see it, and has companion-phone pair from that
+# image: the decoded key must be the one the window shows, and both sides
+# must show the same safety code and see the connection.
 set -eu
 
 # Always a private X server, so a desktop session is never disturbed.
@@ -22,6 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+export SECRET_BACKEND=file SECRET_FILE_TEST_PATH="$work/keyring" SECRET_FILE_TEST_PASSWORD=test
+
 port=47381
 for scheme in default prefer-light prefer-dark; do
   port=$((port + 1))
@@ -30,34 +33,48 @@ for scheme in default prefer-light prefer-dark; do
     > "$work/app.log" 2>&1 &
   pid=$!
 
-  decoded=
+  # The phone pairs as soon as one screenshot decodes, then waits for "quit".
+  rm -f "$work/phone-in" "$work/phone.json"
+  mkfifo "$work/phone-in"
+  exec 3<>"$work/phone-in"
+  paired=
   for _ in $(seq 1 60); do
     sleep 0.5
     kill -0 "$pid" 2>/dev/null || { cat "$work/app.log"; echo "companion exited early ($scheme)"; exit 1; }
     import -window root "$work/shot.png" 2>/dev/null || continue
-    if "$COMPANION_PHONE" scan "$work/shot.png" --json --state-dir "$work/phone" > "$work/scan.json" 2>/dev/null; then
-      decoded=1
+    "$COMPANION_PHONE" scan "$work/shot.png" --json --state-dir "$work/phone-$scheme" \
+      --name "Screenshot Phone" <&3 > "$work/phone.json" 2>"$work/phone.err" &
+    phone=$!
+    for _ in $(seq 1 100); do
+      grep -q '"event":"connected"' "$work/phone.json" 2>/dev/null && break
+      kill -0 "$phone" 2>/dev/null || break
+      sleep 0.1
+    done
+    if grep -q '"event":"connected"' "$work/phone.json"; then
+      paired=1
       break
     fi
+    wait "$phone" || true
   done
+  [ -n "$paired" ] || { cat "$work/app.log" "$work/phone.err"; echo "The phone could not pair from a screenshot ($scheme)"; exit 1; }
+  sleep 0.3
+  echo '{"type": "quit"}' >&3
+  wait "$phone"
+  exec 3>&-
   kill "$pid"
   wait "$pid" || true
   pid=
 
-  if [ -z "$decoded" ]; then
-    cat "$work/app.log"
-    echo "No pairing code could be decoded from a screenshot of the window ($scheme)"
-    exit 1
-  fi
-
   shown=$(sed -n 's/.*Showing the pairing code of desktop key \([0-9a-f-]*\).*/\1/p' "$work/app.log" | tail -n 1)
-  scanned=$(sed -n 's/.*"key_fingerprint":"\([0-9a-f-]*\)".*/\1/p' "$work/scan.json")
-  address=$(sed -n 's/.*"addresses":\["\([^"]*\)".*/\1/p' "$work/scan.json")
-  echo "# $scheme: window shows $shown, phone decoded $scanned at $address"
+  scanned=$(sed -n 's/.*"key_fingerprint":"\([0-9a-f-]*\)".*/\1/p' "$work/phone.json")
+  desk_code=$(sed -n 's/.*Paired with Screenshot Phone, safety code \([0-9]*\).*/\1/p' "$work/app.log")
+  phone_code=$(sed -n 's/.*"event":"paired".*"safety_code":"\([0-9]*\)".*/\1/p' "$work/phone.json")
+  echo "# $scheme: window showed $shown, phone decoded $scanned; safety codes $desk_code / $phone_code"
   [ -n "$shown" ] && [ "$shown" = "$scanned" ] || { echo "The decoded key is not the one shown"; exit 1; }
-  [ "$address" = "127.0.0.1:$port" ] || { echo "The decoded address is $address, not 127.0.0.1:$port"; exit 1; }
+  [ ${#desk_code} -eq 6 ] && [ "$desk_code" = "$phone_code" ] || { echo "The safety codes differ"; exit 1; }
+  grep -q "Connected to Screenshot Phone" "$work/app.log" || { cat "$work/app.log"; echo "The window never saw the phone connect"; exit 1; }
   if grep -q CRITICAL "$work/app.log" || grep -q WARNING "$work/app.log"; then
     cat "$work/app.log"; echo "The app logged a warning ($scheme)"; exit 1
   fi
 done
-echo "# every style decoded"
+echo "# every style decoded and paired"

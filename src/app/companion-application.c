@@ -6,18 +6,23 @@
 #include <glib/gi18n.h>
 
 #include "companion-application.h"
+#include "companion-desktop-server.h"
+#include "companion-failure-window.h"
 #include "companion-network.h"
-#include "companion-pairing-offer.h"
+#include "companion-secret-key-store.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
 #include "companion-window.h"
 
 struct _CompanionApplication
 {
-  AdwApplication      parent_instance;
+  AdwApplication          parent_instance;
 
-  char               *state_dir;
-  GInetSocketAddress *listen_address;
+  char                   *state_dir;
+  GInetSocketAddress     *listen_address;
+  CompanionDesktopServer *server;
+  char                   *key_store_warning;
+  GError                 *start_error;
 };
 
 G_DEFINE_FINAL_TYPE (CompanionApplication, companion_application, ADW_TYPE_APPLICATION)
@@ -40,39 +45,70 @@ configured_port (void)
       return COMPANION_DEFAULT_PORT;
     }
   settings = g_settings_new_full (schema, NULL, NULL);
-  return (guint16) g_settings_get_uint (settings, "listen-port");
+  {
+    g_autoptr(GVariant) value = g_settings_get_value (settings, "listen-port");
+    return g_variant_get_uint16 (value);
+  }
 }
 
-static GPtrArray *
-pairing_addresses (CompanionApplication *self)
+/* Opens the keys and starts listening; a failure is shown in the window. */
+static void
+start_engine (CompanionApplication *self)
 {
-  GInetAddress *inet;
-  guint16 port;
+  g_autoptr(CompanionKeyStore) key_store = NULL;
+  g_autoptr(CompanionDesktopServer) server = NULL;
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean fallback = FALSE;
 
-  if (self->listen_address == NULL)
-    return companion_network_lan_addresses (configured_port ());
-
-  inet = g_inet_socket_address_get_address (self->listen_address);
-  port = g_inet_socket_address_get_port (self->listen_address);
-  if (port == 0)
-    port = COMPANION_DEFAULT_PORT;
-  if (g_inet_address_get_is_any (inet))
-    return companion_network_lan_addresses (port);
-  else
+  key_store = companion_key_store_open_desktop (self->state_dir, &fallback, &error);
+  if (key_store == NULL)
     {
-      GPtrArray *one = g_ptr_array_new_with_free_func (g_object_unref);
-      g_ptr_array_add (one, g_inet_socket_address_new (inet, port));
-      return one;
+      self->start_error = g_steal_pointer (&error);
+      return;
     }
+  if (fallback)
+    /* Translators: %s says where the file is, e.g. "file /home/me/…/identity.key (not encrypted)" */
+    self->key_store_warning = g_strdup_printf (_("No keyring is available: this computer’s key is kept in a %s"),
+                                               companion_key_store_describe (key_store));
+
+  server = companion_desktop_server_new (self->state_dir, key_store, &error);
+  if (server == NULL)
+    {
+      self->start_error = g_steal_pointer (&error);
+      return;
+    }
+
+  /* --listen is kept to exactly; a port from the settings falls back, as
+   * the default does, to the last one used or a free one when taken. */
+  if (self->listen_address != NULL)
+    address = g_object_ref (self->listen_address);
+  else if (configured_port () != COMPANION_DEFAULT_PORT)
+    {
+      g_autoptr(GInetAddress) any = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+      address = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (any, configured_port ()));
+    }
+  if (!companion_desktop_server_listen (server, address, &error))
+    {
+      if (self->listen_address != NULL || address == NULL)
+        {
+          self->start_error = g_steal_pointer (&error);
+          return;
+        }
+      g_clear_error (&error);
+      if (!companion_desktop_server_listen (server, NULL, &error))
+        {
+          self->start_error = g_steal_pointer (&error);
+          return;
+        }
+    }
+  self->server = g_steal_pointer (&server);
 }
 
 static void
 companion_application_activate (GApplication *application)
 {
   CompanionApplication *self = COMPANION_APPLICATION (application);
-  g_autoptr(CompanionPairingOffer) offer = NULL;
-  g_autoptr(GPtrArray) addresses = NULL;
-  g_autoptr(GError) error = NULL;
   GtkWindow *window;
 
   window = gtk_application_get_active_window (GTK_APPLICATION (self));
@@ -82,13 +118,16 @@ companion_application_activate (GApplication *application)
       return;
     }
 
-  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self)));
-  addresses = pairing_addresses (self);
-  offer = companion_pairing_offer_new (addresses, &error);
-  if (offer != NULL)
-    companion_window_set_offer (COMPANION_WINDOW (window), offer);
-  else
-    companion_window_show_error (COMPANION_WINDOW (window), error->message);
+  if (self->server == NULL && self->start_error == NULL)
+    start_engine (self);
+  if (self->server == NULL)
+    {
+      window = GTK_WINDOW (companion_failure_window_new (ADW_APPLICATION (self), self->start_error->message));
+      gtk_window_present (window);
+      return;
+    }
+
+  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self), self->server, self->key_store_warning));
   gtk_window_present (window);
 }
 
@@ -189,7 +228,10 @@ companion_application_finalize (GObject *object)
   CompanionApplication *self = COMPANION_APPLICATION (object);
 
   g_clear_pointer (&self->state_dir, g_free);
+  g_clear_pointer (&self->key_store_warning, g_free);
+  g_clear_error (&self->start_error);
   g_clear_object (&self->listen_address);
+  g_clear_object (&self->server);
 
   G_OBJECT_CLASS (companion_application_parent_class)->finalize (object);
 }

@@ -3,7 +3,7 @@
 
 #include <adwaita.h>
 
-#include "companion-types.h"
+#include "companion-desktop-server.h"
 
 G_BEGIN_DECLS
 
@@ -11,10 +11,12 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (CompanionWindow, companion_window, COMPANION, WINDOW, AdwApplicationWindow)
 
-CompanionWindow *companion_window_new       (AdwApplication        *application);
-void             companion_window_set_offer (CompanionWindow       *self,
-                                             CompanionPairingOffer *offer);
-void             companion_window_show_error (CompanionWindow      *self,
-                                              const char           *message);
+/* SERVER is the desktop engine this window shows; KEY_STORE_WARNING, when
+ * not NULL, says where the keys are kept instead of the Secret Service. */
+CompanionWindow *companion_window_new         (AdwApplication         *application,
+                                               CompanionDesktopServer *server,
+                                               const char             *key_store_warning);
+void             companion_window_show_error  (CompanionWindow        *self,
+                                               const char             *message);
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <glib/gstdio.h>
@@ -11,11 +12,13 @@
 #include <unistd.h>
 
 #include "companion-core.h"
+#include "companion-desktop-server.h"
 #include "companion-json-line.h"
 #include "companion-network.h"
 #include "companion-pairing-offer.h"
 #include "companion-pairing-payload.h"
 #include "companion-qr-code.h"
+#include "companion-secret-key-store.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
 
@@ -56,34 +59,6 @@ fail (CliOptions *options,
   return 1;
 }
 
-/* The addresses the QR publishes: the --listen address when it names one,
- * otherwise every LAN address at the listen port. */
-static GPtrArray *
-pairing_addresses (const char *listen,
-                   GError    **error)
-{
-  g_autoptr(GInetSocketAddress) address = NULL;
-  guint16 port = COMPANION_DEFAULT_PORT;
-
-  if (listen != NULL)
-    {
-      address = companion_network_parse_listen_address (listen, error);
-      if (address == NULL)
-        return NULL;
-      port = g_inet_socket_address_get_port (address);
-      if (port == 0)
-        port = COMPANION_DEFAULT_PORT;
-      if (!g_inet_address_get_is_any (g_inet_socket_address_get_address (address)))
-        {
-          GPtrArray *one = g_ptr_array_new_with_free_func (g_object_unref);
-          g_ptr_array_add (one, g_inet_socket_address_new (
-                               g_inet_socket_address_get_address (address), port));
-          return one;
-        }
-    }
-  return companion_network_lan_addresses (port);
-}
-
 static gboolean
 on_stop_signal (gpointer user_data)
 {
@@ -91,41 +66,106 @@ on_stop_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-static int
-command_pair (CliOptions *options)
+/* The desktop engine as a command-line program: one server, its events
+ * printed as text or JSON lines. */
+typedef struct
 {
+  CliOptions             *options;
+  CompanionDesktopServer *server;
+  GMainLoop              *loop;
+  gboolean                pairing;  /* `pair`: show codes until paired */
+  GDataInputStream       *input;
+  GCancellable           *cancellable;
+  int                     status;
+} Engine;
+
+static void read_next_command (Engine *engine);
+
+/* JSON-line commands on stdin: {"type": "quit"} and {"type": "unlink"}.
+ * The end of stdin does not mean quit. */
+static void
+on_command_line (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Engine *engine = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) addresses = NULL;
-  g_autoptr(CompanionPairingOffer) offer = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *line = NULL;
+  const char *type = NULL;
+  JsonNode *root;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  if (line == NULL)
+    return;
+
+  g_strstrip (line);
+  parser = json_parser_new ();
+  if (*line != '\0' && json_parser_load_from_data (parser, line, -1, NULL) &&
+      (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    type = json_object_get_string_member_with_default (json_node_get_object (root), "type", NULL);
+
+  if (g_strcmp0 (type, "quit") == 0)
+    {
+      g_main_loop_quit (engine->loop);
+      return;
+    }
+  if (g_strcmp0 (type, "unlink") == 0)
+    {
+      /* "unlinked" ends the loop. */
+      if (!companion_desktop_server_unlink (engine->server, &error))
+        fprintf (stderr, "companion-cli: %s\n", error->message);
+    }
+  else if (*line != '\0')
+    fprintf (stderr, "companion-cli: ignoring a command that is not {\"type\": \"quit\"} "
+             "or {\"type\": \"unlink\"}\n");
+  read_next_command (engine);
+}
+
+static void
+read_next_command (Engine *engine)
+{
+  g_data_input_stream_read_line_async (engine->input, G_PRIORITY_DEFAULT, engine->cancellable,
+                                       on_command_line, engine);
+}
+
+static void
+engine_event_string (Engine     *engine,
+                     const char *event,
+                     const char *key,
+                     const char *value)
+{
+  g_autoptr(JsonBuilder) builder = companion_json_line_begin (event);
+
+  if (key != NULL)
+    {
+      json_builder_set_member_name (builder, key);
+      json_builder_add_string_value (builder, value);
+    }
+  companion_json_line_print (builder);
+}
+
+static void
+show_offer (Engine                *engine,
+            CompanionPairingOffer *offer)
+{
+  CliOptions *options = engine->options;
+  CompanionPairingPayload *payload = companion_pairing_offer_get_payload (offer);
   g_autoptr(CompanionQrCode) code = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
-  g_autofree char *state_dir = NULL;
-  g_autofree char *text = NULL;
-  CompanionPairingPayload *payload;
-  guint sigint_id, sigterm_id;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = companion_pairing_payload_to_string (payload);
+  gint64 expires_in = (companion_desktop_server_get_offer_expires_at (engine->server) -
+                       g_get_monotonic_time ()) / G_USEC_PER_SEC;
 
-  /* Arguments first: nothing touches the disk for a bad command line. */
-  addresses = pairing_addresses (options->listen, &error);
-  if (addresses == NULL)
-    return fail (options, g_steal_pointer (&error));
-
-  state_dir = companion_state_dir_ensure (options->state_dir, "companion", &error);
-  if (state_dir == NULL)
-    return fail (options, g_steal_pointer (&error));
-
-  offer = companion_pairing_offer_new (addresses, &error);
-  if (offer == NULL)
-    return fail (options, g_steal_pointer (&error));
-  payload = companion_pairing_offer_get_payload (offer);
-
-  text = companion_pairing_payload_to_string (payload);
   code = companion_qr_code_new (text, &error);
   memset (text, 0, strlen (text));
-  if (code == NULL)
-    return fail (options, g_steal_pointer (&error));
-
-  if (options->qr_png != NULL && !companion_qr_code_write_png (code, options->qr_png, QR_PNG_SCALE, &error))
-    return fail (options, g_steal_pointer (&error));
+  if (code == NULL ||
+      (options->qr_png != NULL && !companion_qr_code_write_png (code, options->qr_png, QR_PNG_SCALE, &error)))
+    {
+      engine->status = fail (options, g_steal_pointer (&error));
+      g_main_loop_quit (engine->loop);
+      return;
+    }
 
   if (options->json)
     {
@@ -138,6 +178,8 @@ command_pair (CliOptions *options)
       json_builder_add_string_value (builder, key_fp);
       json_builder_set_member_name (builder, "qr_version");
       json_builder_add_int_value (builder, companion_qr_code_get_version (code));
+      json_builder_set_member_name (builder, "expires_in");
+      json_builder_add_int_value (builder, expires_in);
       if (options->qr_png != NULL)
         {
           json_builder_set_member_name (builder, "png");
@@ -150,61 +192,315 @@ command_pair (CliOptions *options)
       g_autofree char *terminal = companion_qr_code_to_terminal_text (code, isatty (STDOUT_FILENO));
 
       printf ("%s", terminal);
-      printf ("Scan this code with the Companion app on your phone.\n");
+      printf ("Scan this code with the Companion app on your phone. "
+              "It changes in %" G_GINT64_FORMAT " s.\n", expires_in);
       if (options->qr_png != NULL)
         printf ("The code is also in %s\n", options->qr_png);
       fflush (stdout);
     }
+}
 
-  /* Stays up until interrupted, as the phone may take its time to scan. */
+static void
+on_offer_changed (CompanionDesktopServer *server,
+                  CompanionPairingOffer  *offer,
+                  Engine                 *engine)
+{
+  if (offer != NULL && engine->pairing)
+    show_offer (engine, offer);
+}
+
+static void
+on_paired (CompanionDesktopServer *server,
+           const char             *phone_name,
+           const char             *safety_code,
+           Engine                 *engine)
+{
+  engine->pairing = FALSE;
+  /* The image holds a secret that is now used up. */
+  if (engine->options->qr_png != NULL)
+    g_unlink (engine->options->qr_png);
+
+  if (engine->options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("paired");
+
+      json_builder_set_member_name (builder, "phone");
+      json_builder_add_string_value (builder, phone_name);
+      json_builder_set_member_name (builder, "safety_code");
+      json_builder_add_string_value (builder, safety_code);
+      companion_json_line_print (builder);
+    }
+  else
+    {
+      printf ("Linked with “%s”. Safety code: %.3s %s — check that the phone shows the same.\n",
+              phone_name, safety_code, safety_code + 3);
+      fflush (stdout);
+    }
+}
+
+static void
+on_connected (CompanionDesktopServer *server,
+              const char             *phone_name,
+              Engine                 *engine)
+{
+  if (engine->options->json)
+    engine_event_string (engine, "connected", "phone", phone_name);
+  else
+    {
+      printf ("“%s” is connected.\n", phone_name);
+      fflush (stdout);
+    }
+}
+
+static void
+on_disconnected (CompanionDesktopServer *server,
+                 GError                 *error,
+                 Engine                 *engine)
+{
+  const char *reason = error != NULL ? error->message : "closed";
+
+  if (engine->options->json)
+    engine_event_string (engine, "disconnected", "reason", reason);
+  else
+    {
+      printf ("The phone disconnected: %s\n", reason);
+      fflush (stdout);
+    }
+}
+
+static void
+on_unlinked (CompanionDesktopServer *server,
+             gboolean                by_phone,
+             Engine                 *engine)
+{
+  if (engine->options->json)
+    engine_event_string (engine, "unlinked", "by", by_phone ? "phone" : "desktop");
+  else
+    {
+      printf ("The phone was unlinked%s.\n", by_phone ? " from the phone" : "");
+      fflush (stdout);
+    }
+  g_main_loop_quit (engine->loop);
+}
+
+static void
+on_attempt_failed (CompanionDesktopServer *server,
+                   GError                 *error,
+                   Engine                 *engine)
+{
+  /* Refused connections are the other side's problem: report, go on. */
+  if (engine->options->json)
+    engine_event_string (engine, "refused", "reason", error->message);
+  else
+    fprintf (stderr, "companion-cli: refused a connection: %s\n", error->message);
+}
+
+static CompanionDesktopServer *
+open_server (CliOptions *options,
+             char      **state_dir_out,
+             GError    **error)
+{
+  g_autofree char *state_dir = NULL;
+  g_autoptr(CompanionKeyStore) key_store = NULL;
+  gboolean fallback = FALSE;
+  CompanionDesktopServer *server;
+
+  state_dir = companion_state_dir_ensure (options->state_dir, "companion", error);
+  if (state_dir == NULL)
+    return NULL;
+  key_store = companion_key_store_open_desktop (state_dir, &fallback, error);
+  if (key_store == NULL)
+    return NULL;
+  if (fallback)
+    fprintf (stderr, "companion-cli: warning: no Secret Service is available; this desktop's key "
+             "is kept in %s instead\n", companion_key_store_describe (key_store));
+  server = companion_desktop_server_new (state_dir, key_store, error);
+  if (server != NULL && state_dir_out != NULL)
+    *state_dir_out = g_steal_pointer (&state_dir);
+  return server;
+}
+
+static int
+run_engine (CliOptions *options,
+            gboolean    pairing)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetSocketAddress) listen = NULL;
+  g_autoptr(CompanionDesktopServer) server = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GPtrArray) addresses = NULL;
+  g_autoptr(GString) listing = g_string_new (NULL);
+  g_autoptr(GInputStream) stdin_stream = NULL;
+  Engine engine = { 0 };
+  guint sigint_id, sigterm_id;
+
+  /* Arguments first: nothing touches the disk for a bad command line. */
+  if (options->listen != NULL)
+    {
+      listen = companion_network_parse_listen_address (options->listen, &error);
+      if (listen == NULL)
+        return fail (options, g_steal_pointer (&error));
+    }
+
+  server = open_server (options, NULL, &error);
+  if (server == NULL)
+    return fail (options, g_steal_pointer (&error));
+
+  if (pairing && companion_desktop_server_is_paired (server))
+    return fail (options, g_error_new (G_IO_ERROR, G_IO_ERROR_EXISTS,
+                                       "This desktop is already linked to “%s”: run “companion-cli "
+                                       "unlink” first, or “companion-cli run” to mirror it",
+                                       companion_desktop_server_get_phone_name (server)));
+  if (!pairing && !companion_desktop_server_is_paired (server))
+    return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                               "This desktop is not paired with a phone: "
+                                               "run “companion-cli pair” first"));
+
   loop = g_main_loop_new (NULL, FALSE);
+  engine.options = options;
+  engine.server = server;
+  engine.loop = loop;
+  engine.pairing = FALSE;
+  g_signal_connect (server, "offer-changed", G_CALLBACK (on_offer_changed), &engine);
+  g_signal_connect (server, "paired", G_CALLBACK (on_paired), &engine);
+  g_signal_connect (server, "connected", G_CALLBACK (on_connected), &engine);
+  g_signal_connect (server, "disconnected", G_CALLBACK (on_disconnected), &engine);
+  g_signal_connect (server, "unlinked", G_CALLBACK (on_unlinked), &engine);
+  g_signal_connect (server, "attempt-failed", G_CALLBACK (on_attempt_failed), &engine);
+
+  /* Listening shows the first code through offer-changed. */
+  if (!companion_desktop_server_listen (server, listen, &error))
+    return fail (options, g_steal_pointer (&error));
+
+  addresses = companion_desktop_server_dup_addresses (server);
+  for (guint i = 0; i < addresses->len; i++)
+    {
+      g_autofree char *one = companion_network_address_to_string (g_ptr_array_index (addresses, i));
+      g_string_append_printf (listing, "%s%s", i > 0 ? " " : "", one);
+    }
+  if (options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("listening");
+
+      json_builder_set_member_name (builder, "port");
+      json_builder_add_int_value (builder, companion_desktop_server_get_port (server));
+      json_builder_set_member_name (builder, "addresses");
+      json_builder_add_string_value (builder, listing->str);
+      companion_json_line_print (builder);
+    }
+  else
+    {
+      fprintf (stderr, "companion-cli: listening at %s\n", listing->str);
+    }
+
+  engine.pairing = pairing;
+  if (pairing && companion_desktop_server_get_offer (server) != NULL)
+    show_offer (&engine, companion_desktop_server_get_offer (server));
+
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  engine.input = g_data_input_stream_new (stdin_stream);
+  engine.cancellable = g_cancellable_new ();
+  read_next_command (&engine);
+
   sigint_id = g_unix_signal_add (SIGINT, on_stop_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
-  g_main_loop_run (loop);
+  if (engine.status == 0)
+    g_main_loop_run (loop);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  g_cancellable_cancel (engine.cancellable);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&engine.input);
+  g_clear_object (&engine.cancellable);
 
   /* The image holds the pairing secret: it never outlives the program. */
   if (options->qr_png != NULL)
     g_unlink (options->qr_png);
-  return 0;
+  g_signal_handlers_disconnect_by_data (server, &engine);
+  return engine.status;
+}
+
+static int
+command_pair (CliOptions *options)
+{
+  return run_engine (options, TRUE);
+}
+
+static int
+command_run (CliOptions *options)
+{
+  return run_engine (options, FALSE);
 }
 
 static int
 command_status (CliOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *state_dir = companion_state_dir_ensure (options->state_dir, "companion", &error);
+  g_autofree char *state_dir = NULL;
+  g_autoptr(CompanionDesktopServer) server = open_server (options, &state_dir, &error);
+  const char *phone;
 
-  if (state_dir == NULL)
+  if (server == NULL)
     return fail (options, g_steal_pointer (&error));
+  phone = companion_desktop_server_get_phone_name (server);
 
   if (options->json)
     {
       g_autoptr(JsonBuilder) builder = companion_json_line_begin ("status");
 
       json_builder_set_member_name (builder, "paired");
-      json_builder_add_boolean_value (builder, FALSE);
+      json_builder_add_boolean_value (builder, phone != NULL);
+      if (phone != NULL)
+        {
+          json_builder_set_member_name (builder, "phone");
+          json_builder_add_string_value (builder, phone);
+        }
       json_builder_set_member_name (builder, "state_dir");
       json_builder_add_string_value (builder, state_dir);
       companion_json_line_print (builder);
     }
+  else if (phone != NULL)
+    printf ("Paired with “%s”.\nState folder: %s\n", phone, state_dir);
   else
     printf ("Not paired with a phone.\nState folder: %s\n", state_dir);
   return 0;
 }
 
 static int
-command_needs_pairing (CliOptions *options)
+command_unlink (CliOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *state_dir = companion_state_dir_ensure (options->state_dir, "companion", &error);
+  g_autoptr(CompanionDesktopServer) server = open_server (options, NULL, &error);
+  g_autofree char *phone = NULL;
 
-  if (state_dir == NULL)
+  if (server == NULL)
     return fail (options, g_steal_pointer (&error));
-  return fail (options, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                                     "This desktop is not paired with a phone: "
-                                     "run “companion-cli pair” first"));
+  phone = g_strdup (companion_desktop_server_get_phone_name (server));
+  if (!companion_desktop_server_unlink (server, &error))
+    return fail (options, g_steal_pointer (&error));
+
+  if (options->json)
+    engine_event_string (NULL, "unlinked", "phone", phone);
+  else
+    printf ("Unlinked “%s”. It is refused from now on; pair again with a new code.\n", phone);
+  return 0;
+}
+
+static int
+command_export (CliOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CompanionDesktopServer) server = open_server (options, NULL, &error);
+
+  if (server == NULL)
+    return fail (options, g_steal_pointer (&error));
+  if (!companion_desktop_server_is_paired (server))
+    return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                               "This desktop is not paired with a phone: "
+                                               "run “companion-cli pair” first"));
+  return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                             "There is no mirrored data to export yet"));
 }
 
 typedef struct
@@ -218,10 +514,10 @@ typedef struct
 
 static const Command commands[] = {
   { "pair",   "Show a QR code (terminal and PNG), pair, then mirror until interrupted", TRUE, TRUE, command_pair },
-  { "run",    "Mirror the paired phone until interrupted", TRUE, FALSE, command_needs_pairing },
-  { "export", "Print the mirror as canonical JSON", FALSE, FALSE, command_needs_pairing },
+  { "run",    "Mirror the paired phone until interrupted", TRUE, FALSE, command_run },
+  { "export", "Print the mirror as canonical JSON", FALSE, FALSE, command_export },
   { "status", "Show the pairing and sync state", FALSE, FALSE, command_status },
-  { "unlink", "Unlink the paired phone", FALSE, FALSE, command_needs_pairing },
+  { "unlink", "Unlink the paired phone", FALSE, FALSE, command_unlink },
 };
 
 static void

@@ -3,14 +3,18 @@
 
 #include "config.h"
 
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "companion-core.h"
 #include "companion-json-line.h"
 #include "companion-network.h"
 #include "companion-pairing-payload.h"
+#include "companion-phone-client.h"
 #include "companion-qr-scanner.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
@@ -18,6 +22,7 @@
 typedef struct
 {
   char     *state_dir;
+  char     *name;
   gboolean  json;
 } PhoneOptions;
 
@@ -83,6 +88,238 @@ print_payload (PhoneOptions            *options,
   fflush (stdout);
 }
 
+/* The phone as a program: one client, its events printed as text or JSON
+ * lines, commands read as JSON lines on stdin. */
+typedef struct
+{
+  PhoneOptions         *options;
+  CompanionPhoneClient *client;
+  GMainLoop            *loop;
+  GDataInputStream     *input;
+  GCancellable         *cancellable;
+  int                   status;
+} Phone;
+
+static void
+phone_event (Phone      *phone,
+             const char *event,
+             const char *key1,
+             const char *value1,
+             const char *key2,
+             const char *value2)
+{
+  g_autoptr(JsonBuilder) builder = companion_json_line_begin (event);
+
+  if (key1 != NULL)
+    {
+      json_builder_set_member_name (builder, key1);
+      json_builder_add_string_value (builder, value1);
+    }
+  if (key2 != NULL)
+    {
+      json_builder_set_member_name (builder, key2);
+      json_builder_add_string_value (builder, value2);
+    }
+  companion_json_line_print (builder);
+}
+
+static void
+on_paired (CompanionPhoneClient *client,
+           const char           *desktop_name,
+           const char           *safety_code,
+           Phone                *phone)
+{
+  if (phone->options->json)
+    phone_event (phone, "paired", "desktop", desktop_name, "safety_code", safety_code);
+  else
+    {
+      printf ("Linked with “%s”. Safety code: %.3s %s — check that the desktop shows the same.\n",
+              desktop_name, safety_code, safety_code + 3);
+      fflush (stdout);
+    }
+}
+
+static void
+on_connected (CompanionPhoneClient *client,
+              const char           *desktop_name,
+              Phone                *phone)
+{
+  if (phone->options->json)
+    phone_event (phone, "connected", "desktop", desktop_name, NULL, NULL);
+  else
+    {
+      printf ("Connected to “%s”.\n", desktop_name);
+      fflush (stdout);
+    }
+}
+
+static void
+on_disconnected (CompanionPhoneClient *client,
+                 GError               *error,
+                 Phone                *phone)
+{
+  const char *reason = error != NULL ? error->message : "closed";
+
+  /* Advisory: the desktop's reasons are unauthenticated, shown but not trusted. */
+  if (phone->options->json)
+    phone_event (phone, "disconnected", "reason", reason, NULL, NULL);
+  else
+    fprintf (stderr, "companion-phone: not connected: %s (retrying)\n", reason);
+}
+
+static void
+on_pairing_failed (CompanionPhoneClient *client,
+                   GError               *error,
+                   Phone                *phone)
+{
+  phone->status = fail (phone->options, g_error_copy (error));
+  g_main_loop_quit (phone->loop);
+}
+
+static void
+on_unlinked (CompanionPhoneClient *client,
+             gboolean              by_desktop,
+             Phone                *phone)
+{
+  if (phone->options->json)
+    phone_event (phone, "unlinked", "by", by_desktop ? "desktop" : "phone", NULL, NULL);
+  else
+    {
+      printf ("Unlinked%s. Pair again with a new code.\n", by_desktop ? " by the desktop" : "");
+      fflush (stdout);
+    }
+  g_main_loop_quit (phone->loop);
+}
+
+static void read_next_command (Phone *phone);
+
+static void
+on_command_line (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Phone *phone = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *line = NULL;
+  const char *type = NULL;
+  JsonNode *root;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (line == NULL)
+    return; /* End of input does not mean quit. */
+
+  g_strstrip (line);
+  if (*line == '\0')
+    {
+      read_next_command (phone);
+      return;
+    }
+  parser = json_parser_new ();
+  if (json_parser_load_from_data (parser, line, -1, NULL) &&
+      (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    type = json_object_get_string_member_with_default (json_node_get_object (root), "type", NULL);
+
+  if (g_strcmp0 (type, "quit") == 0)
+    {
+      g_main_loop_quit (phone->loop);
+      return;
+    }
+  else if (g_strcmp0 (type, "unlink") == 0)
+    {
+      if (!companion_phone_client_unlink (phone->client, &error))
+        {
+          phone->status = fail (phone->options, g_steal_pointer (&error));
+          g_main_loop_quit (phone->loop);
+          return;
+        }
+    }
+  else
+    fprintf (stderr, "companion-phone: ignoring a command that is not {\"type\": \"quit\"} "
+             "or {\"type\": \"unlink\"}\n");
+  read_next_command (phone);
+}
+
+static void
+read_next_command (Phone *phone)
+{
+  g_data_input_stream_read_line_async (phone->input, G_PRIORITY_DEFAULT, phone->cancellable,
+                                       on_command_line, phone);
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+run_phone (PhoneOptions            *options,
+           CompanionPairingPayload *payload)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CompanionPhoneClient) client = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GInputStream) stdin_stream = NULL;
+  g_autofree char *state_dir = NULL;
+  Phone phone = { 0 };
+  guint sigint_id, sigterm_id;
+
+  state_dir = companion_state_dir_ensure (options->state_dir, "companion-phone", &error);
+  if (state_dir == NULL)
+    return fail (options, g_steal_pointer (&error));
+  client = companion_phone_client_new (state_dir, options->name, &error);
+  if (client == NULL)
+    return fail (options, g_steal_pointer (&error));
+
+  if (payload != NULL && companion_phone_client_is_paired (client))
+    return fail (options, g_error_new (G_IO_ERROR, G_IO_ERROR_EXISTS,
+                                       "This phone is already linked to “%s”: unlink it first",
+                                       companion_phone_client_get_desktop_name (client)));
+
+  loop = g_main_loop_new (NULL, FALSE);
+  phone.options = options;
+  phone.client = client;
+  phone.loop = loop;
+  phone.cancellable = g_cancellable_new ();
+  g_signal_connect (client, "paired", G_CALLBACK (on_paired), &phone);
+  g_signal_connect (client, "connected", G_CALLBACK (on_connected), &phone);
+  g_signal_connect (client, "disconnected", G_CALLBACK (on_disconnected), &phone);
+  g_signal_connect (client, "pairing-failed", G_CALLBACK (on_pairing_failed), &phone);
+  g_signal_connect (client, "unlinked", G_CALLBACK (on_unlinked), &phone);
+
+  if (payload != NULL)
+    companion_phone_client_pair (client, payload);
+  else if (!companion_phone_client_connect (client, &error))
+    {
+      g_clear_object (&phone.cancellable);
+      return fail (options, g_steal_pointer (&error));
+    }
+
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  phone.input = g_data_input_stream_new (stdin_stream);
+  read_next_command (&phone);
+
+  sigint_id = g_unix_signal_add (SIGINT, on_stop_signal, loop);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
+  g_main_loop_run (loop);
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+
+  g_cancellable_cancel (phone.cancellable);
+  companion_phone_client_stop (client);
+  g_signal_handlers_disconnect_by_data (client, &phone);
+  /* Let the cancelled read and the close frame go out. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&phone.input);
+  g_clear_object (&phone.cancellable);
+  return phone.status;
+}
+
 static int
 command_scan (PhoneOptions *options,
               const char   *image_path)
@@ -90,11 +327,6 @@ command_scan (PhoneOptions *options,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) symbols = NULL;
   g_autoptr(CompanionPairingPayload) payload = NULL;
-  g_autofree char *state_dir = NULL;
-
-  state_dir = companion_state_dir_ensure (options->state_dir, "companion-phone", &error);
-  if (state_dir == NULL)
-    return fail (options, g_steal_pointer (&error));
 
   symbols = companion_qr_scanner_scan_file (image_path, &error);
   if (symbols == NULL)
@@ -105,7 +337,7 @@ command_scan (PhoneOptions *options,
     return fail (options, g_steal_pointer (&error));
 
   print_payload (options, payload);
-  return 0;
+  return run_phone (options, payload);
 }
 
 static void
@@ -133,6 +365,7 @@ main (int   argc,
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.state_dir, "State folder", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json, "Print JSON-line events on stdout", NULL },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &options.name, "The phone's name shown on the desktop", "NAME" },
     { NULL }
   };
 
@@ -172,6 +405,7 @@ main (int   argc,
     {
       fprintf (stderr, "companion-phone %s: %s\n", command, error->message);
       g_free (options.state_dir);
+      g_free (options.name);
       return 2;
     }
 
@@ -185,13 +419,18 @@ main (int   argc,
         }
       status = command_scan (&options, args[1]);
     }
-  else
+  else if (g_str_equal (command, "run") && g_strv_length (args) == 1)
+    status = run_phone (&options, NULL);
+  else if (g_str_equal (command, "run"))
     {
-      status = fail (&options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                                                    "This phone is not paired with a desktop: "
-                                                    "run “companion-phone scan IMAGE” first"));
+      fprintf (stderr, "companion-phone run: unexpected argument “%s”\n", args[1]);
+      status = 2;
     }
+  else
+    status = fail (&options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                                  "There is no phone data to export yet"));
 
   g_free (options.state_dir);
+  g_free (options.name);
   return status;
 }

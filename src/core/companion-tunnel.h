@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "companion-noise.h"
+
+G_BEGIN_DECLS
+
+#define COMPANION_TUNNEL_ERROR (companion_tunnel_error_quark ())
+
+typedef enum
+{
+  COMPANION_TUNNEL_ERROR_HANDSHAKE_TIMEOUT,
+  COMPANION_TUNNEL_ERROR_HANDSHAKE_FAILED,
+  COMPANION_TUNNEL_ERROR_DECRYPT_FAILED,
+  COMPANION_TUNNEL_ERROR_TEXT_FRAME,
+  COMPANION_TUNNEL_ERROR_FRAME_TOO_LARGE,
+  COMPANION_TUNNEL_ERROR_MALFORMED_RECORD,
+  COMPANION_TUNNEL_ERROR_CONNECTION_LOST,
+  COMPANION_TUNNEL_ERROR_IDLE_TIMEOUT,
+  COMPANION_TUNNEL_ERROR_REFUSED,
+  COMPANION_TUNNEL_ERROR_CLOSED,
+} CompanionTunnelError;
+
+/* WebSocket close codes (docs/protocol.md). 4000–4999 carry an advisory,
+ * unauthenticated reason from the desktop. */
+typedef enum
+{
+  COMPANION_CLOSE_NORMAL            = 1000,
+  COMPANION_CLOSE_HANDSHAKE_FAILED  = 4000,
+  COMPANION_CLOSE_CODE_EXPIRED      = 4001,
+  COMPANION_CLOSE_CODE_USED         = 4002,
+  COMPANION_CLOSE_CODE_BUSY         = 4003,
+  COMPANION_CLOSE_UNKNOWN_CODE      = 4004,
+  COMPANION_CLOSE_HANDSHAKE_TIMEOUT = 4005,
+  COMPANION_CLOSE_TOO_MANY          = 4006,
+  COMPANION_CLOSE_PROTOCOL          = 4007,
+  COMPANION_CLOSE_ALREADY_PAIRED    = 4010,
+  COMPANION_CLOSE_NOT_PAIRED        = 4020,
+  COMPANION_CLOSE_UNKNOWN_IDENTITY  = 4021,
+  COMPANION_CLOSE_REPLACED          = 4022,
+  COMPANION_CLOSE_UNLINKED          = 4030,
+  COMPANION_CLOSE_IDLE              = 4040,
+} CompanionCloseCode;
+
+/* Limits (docs/protocol.md, "Limits"). */
+#define COMPANION_TUNNEL_PREAUTH_FRAME_LIMIT 512
+#define COMPANION_TUNNEL_FRAME_LIMIT         COMPANION_NOISE_MAX_MESSAGE_LEN
+#define COMPANION_TUNNEL_HANDSHAKE_DEADLINE_MS 10000
+#define COMPANION_TUNNEL_REKEY_INTERVAL      (G_GUINT64_CONSTANT (1) << 20)
+#define COMPANION_TUNNEL_PING_INTERVAL_MS    30000
+#define COMPANION_TUNNEL_IDLE_TIMEOUT_MS     90000
+
+typedef enum
+{
+  COMPANION_TUNNEL_STATE_HANDSHAKE,
+  COMPANION_TUNNEL_STATE_ESTABLISHED,
+  COMPANION_TUNNEL_STATE_CLOSED,
+} CompanionTunnelState;
+
+#define COMPANION_TYPE_TUNNEL (companion_tunnel_get_type ())
+
+G_DECLARE_FINAL_TYPE (CompanionTunnel, companion_tunnel, COMPANION, TUNNEL, GObject)
+
+GQuark                companion_tunnel_error_quark          (void);
+
+/* Takes a reference on both. The side whose turn it is writes first when
+ * started. Signals: "established", "record" (JsonObject), "closed" (GError
+ * or NULL for a clean close). */
+CompanionTunnel      *companion_tunnel_new                  (SoupWebsocketConnection *connection,
+                                                             CompanionNoiseHandshake *handshake);
+void                  companion_tunnel_start                (CompanionTunnel         *self);
+CompanionTunnelState  companion_tunnel_get_state            (CompanionTunnel         *self);
+gboolean              companion_tunnel_send_record          (CompanionTunnel         *self,
+                                                             JsonObject              *record,
+                                                             GError                 **error);
+/* Sends a close record when established, then closes the WebSocket. */
+void                  companion_tunnel_close                (CompanionTunnel         *self,
+                                                             CompanionCloseCode       code,
+                                                             const char              *reason);
+GBytes               *companion_tunnel_get_remote_static    (CompanionTunnel         *self);
+GBytes               *companion_tunnel_get_handshake_hash   (CompanionTunnel         *self);
+char                 *companion_tunnel_dup_safety_code      (CompanionTunnel         *self);
+char                 *companion_tunnel_dup_peer_host        (CompanionTunnel         *self);
+gint64                companion_tunnel_get_created_at       (CompanionTunnel         *self);
+/* For tests: shorter timers and rekey interval. 0 disables a timer. */
+void                  companion_tunnel_set_timing           (CompanionTunnel         *self,
+                                                             guint                    handshake_deadline_ms,
+                                                             guint                    ping_interval_ms,
+                                                             guint                    idle_timeout_ms);
+void                  companion_tunnel_set_rekey_interval   (CompanionTunnel         *self,
+                                                             guint64                  interval);
+guint64               companion_tunnel_get_messages_received (CompanionTunnel        *self);
+
+/* The 6-digit code both sides show: BLAKE2b(handshake hash, personal
+ * "pairing-sas-v1") as a little-endian integer mod 10^6. */
+char                 *companion_safety_code_from_hash       (GBytes                  *handshake_hash);
+/* A readable error for a close code the desktop sent (advisory). */
+GError               *companion_tunnel_error_from_close     (gushort                  code,
+                                                             const char              *reason);
+
+G_END_DECLS
