@@ -17,25 +17,63 @@ fi
 
 echo "No display: running the headless demo."
 demo=$(mktemp -d)
+# The demo's keys live in a throwaway keyring file, never in the user's.
+export SECRET_BACKEND=file SECRET_FILE_TEST_PATH="$demo/keyring" SECRET_FILE_TEST_PASSWORD=demo
 cli_pid=
+phone_pid=
 cleanup() {
-  [ -n "$cli_pid" ] && kill "$cli_pid" 2>/dev/null && wait "$cli_pid" 2>/dev/null || true
+  for pid in $phone_pid $cli_pid; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  exec 3>&- 4>&- 2>/dev/null
   rm -rf "$demo"
 }
 trap cleanup EXIT
 
+wait_for() { # FILE TEXT: wait up to 15 s for TEXT to appear in FILE
+  for _ in $(seq 1 150); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "Gave up waiting for $2 in $1" >&2; cat "$1" >&2; exit 1
+}
+
+mkfifo "$demo/cli-in" "$demo/phone-in"
+exec 3<>"$demo/cli-in" 4<>"$demo/phone-in"
+
 echo
-echo "== Desktop: companion-cli pair --qr-png (the code it shows)"
-_build/src/cli/companion-cli pair --state-dir "$demo/desktop" --listen 127.0.0.1:47390 \
-  --qr-png "$demo/qr.png" > "$demo/cli.out" &
+echo "== Desktop: companion-cli pair (its one-time code, also written as a PNG)"
+_build/src/cli/companion-cli pair --state-dir "$demo/desktop" --listen 127.0.0.1:0 \
+  --qr-png "$demo/qr.png" <&3 > "$demo/cli.out" 2>"$demo/cli.err" &
 cli_pid=$!
-for _ in $(seq 1 100); do
-  [ -s "$demo/qr.png" ] && grep -q "Scan this code" "$demo/cli.out" && break
-  sleep 0.1
-done
+wait_for "$demo/cli.out" "Scan this code"
 cat "$demo/cli.out"
 
-echo "== Phone: companion-phone scan (decoding that PNG with zbar)"
-_build/src/phone/companion-phone scan "$demo/qr.png" --state-dir "$demo/phone"
+echo "== Phone: companion-phone scan (zbar reads the PNG, then the two pair)"
+_build/src/phone/companion-phone scan "$demo/qr.png" --state-dir "$demo/phone" \
+  --name "Demo Phone" <&4 > "$demo/phone.out" 2>"$demo/phone.err" &
+phone_pid=$!
+wait_for "$demo/phone.out" "Connected to"
+wait_for "$demo/cli.out" "is connected"
+cat "$demo/phone.out"
 echo
-echo "The phone read the desktop's one-time key and addresses from the image."
+echo "== Desktop after pairing"
+sed -n '/Linked with/,$p' "$demo/cli.out"
+
+echo
+echo "== Both restart: they find each other again with Noise KK, no code"
+echo '{"type": "quit"}' >&4; wait "$phone_pid"; phone_pid=
+echo '{"type": "quit"}' >&3; wait "$cli_pid"; cli_pid=
+_build/src/cli/companion-cli run --state-dir "$demo/desktop" <&3 > "$demo/run.out" 2>"$demo/run.err" &
+cli_pid=$!
+_build/src/phone/companion-phone run --state-dir "$demo/phone" <&4 > "$demo/phone-run.out" 2>"$demo/phone-run.err" &
+phone_pid=$!
+wait_for "$demo/run.out" "is connected"
+wait_for "$demo/phone-run.out" "Connected to"
+cat "$demo/run.out" "$demo/phone-run.out"
+
+echo
+echo "== The desktop unlinks; the phone is told"
+echo '{"type": "unlink"}' >&3
+wait "$cli_pid"; cli_pid=
+wait_for "$demo/phone-run.out" "Unlinked"
+wait "$phone_pid"; phone_pid=
+tail -n 1 "$demo/run.out"
+tail -n 1 "$demo/phone-run.out"
+echo
+echo "Paired through a QR image, reconnected and unlinked. Chat mirroring comes next."
