@@ -14,10 +14,19 @@
 #include "companion-pairing-payload.h"
 #include "companion-qr-code.h"
 #include "companion-qr-scanner.h"
+#include "test-process.h"
 
 /* Real processes: companion-cli and companion-phone from this build. */
 
-static void keyring_env (void);
+/* The system data folders from before GTest isolated them: real programs
+ * need the system's schemas and modules. */
+static char *system_data_dirs;
+
+static void
+keyring_env (void)
+{
+  test_process_isolated_env (g_get_user_data_dir (), system_data_dirs);
+}
 
 typedef struct
 {
@@ -94,140 +103,6 @@ assert_no_secret (const char *haystack,
   g_assert_null (strstr (haystack, psk_b32));
 }
 
-/* A long-running program: JSON-line events read with a deadline, commands
- * written to its stdin, and everything it printed kept for checks. */
-typedef struct
-{
-  GSubprocess      *process;
-  GDataInputStream *out;
-  GString          *seen;
-} Proc;
-
-/* The system data folders from before GTest isolated them: real programs
- * need the system's schemas and modules. */
-static char *system_data_dirs;
-
-static void
-keyring_env (void)
-{
-  g_autofree char *keyring = g_build_filename (g_get_user_data_dir (), "keyring", NULL);
-
-  /* libsecret's file backend: real storage, no D-Bus (NOTES.md). */
-  g_setenv ("SECRET_BACKEND", "file", TRUE);
-  g_setenv ("SECRET_FILE_TEST_PATH", keyring, TRUE);
-  g_setenv ("SECRET_FILE_TEST_PASSWORD", "test keyring", TRUE);
-  g_setenv ("XDG_DATA_HOME", g_get_user_data_dir (), TRUE);
-  g_setenv ("XDG_DATA_DIRS", system_data_dirs, TRUE);
-}
-
-/* A failed test must not leave programs behind holding its output open. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static Proc *
-proc_start (const char *first, ...)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  Proc *proc = g_new0 (Proc, 1);
-  va_list args;
-
-  va_start (args, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  keyring_env ();
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  proc->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  proc->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc->process));
-  proc->seen = g_string_new (NULL);
-  return proc;
-}
-
-static void
-on_line (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  char **line = user_data;
-  g_autoptr(GError) error = NULL;
-
-  *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
-  if (*line == NULL)
-    *line = g_strdup ("");
-}
-
-/* The next event named EVENT, skipping others; fails after 20 s. */
-static JsonObject *
-proc_wait_event (Proc       *proc,
-                 const char *event)
-{
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  for (;;)
-    {
-      g_autofree char *line = NULL;
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      JsonObject *object;
-
-      g_data_input_stream_read_line_async (proc->out, G_PRIORITY_DEFAULT, NULL, on_line, &line);
-      while (line == NULL)
-        {
-          if (g_get_monotonic_time () > deadline)
-            g_error ("Timed out waiting for “%s”; seen so far:\n%s", event, proc->seen->str);
-          g_main_context_iteration (NULL, FALSE);
-          g_usleep (1000);
-        }
-      if (*line == '\0')
-        g_error ("The program ended before “%s”; seen so far:\n%s", event, proc->seen->str);
-      g_string_append_printf (proc->seen, "%s\n", line);
-      g_test_message ("%s", line);
-      g_assert_true (json_parser_load_from_data (parser, line, -1, NULL));
-      object = json_node_get_object (json_parser_get_root (parser));
-      if (g_strcmp0 (json_object_get_string_member (object, "event"), event) == 0)
-        return json_object_ref (object);
-    }
-}
-
-static void
-proc_send (Proc       *proc,
-           const char *line)
-{
-  GOutputStream *in = g_subprocess_get_stdin_pipe (proc->process);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (g_output_stream_write_all (in, line, strlen (line), NULL, NULL, &error));
-  g_assert_true (g_output_stream_write_all (in, "\n", 1, NULL, NULL, &error));
-  g_assert_true (g_output_stream_flush (in, NULL, &error));
-  g_assert_no_error (error);
-}
-
-/* Waits for the exit; returns the status; frees the proc. */
-static int
-proc_finish (Proc *proc)
-{
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_assert_true (g_subprocess_wait (proc->process, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (proc->process));
-  status = g_subprocess_get_exit_status (proc->process);
-  g_object_unref (proc->out);
-  g_object_unref (proc->process);
-  g_string_free (proc->seen, TRUE);
-  g_free (proc);
-  return status;
-}
-
 static void
 test_pair_reconnect_unlink (void)
 {
@@ -245,15 +120,17 @@ test_pair_reconnect_unlink (void)
   g_autofree char *payload_text = NULL;
   g_autofree char *psk_b32 = NULL;
   const char *code;
-  Proc *cli, *phone;
+  TestProcess *cli, *phone;
   GStatBuf st;
 
+  keyring_env ();
+
   /* 1. Pair: the desktop shows a code, the phone scans the PNG. */
-  cli = proc_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "listening");
-  qr = proc_wait_event (cli, "qr");
+  event = test_process_wait_event (cli, "listening");
+  qr = test_process_wait_event (cli, "qr");
   g_assert_cmpint (json_object_get_int_member (qr, "qr_version"), <=, 8);
   g_assert_cmpint (json_object_get_int_member (qr, "expires_in"), >, 50);
   g_assert_cmpint (g_stat (png, &st), ==, 0);
@@ -269,14 +146,14 @@ test_pair_reconnect_unlink (void)
   payload_text = companion_pairing_payload_to_string (payload);
   psk_b32 = companion_base32_encode (companion_pairing_payload_get_psk (payload), 32);
 
-  phone = proc_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                       "--name", "Test Phone", NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (phone, "scanned");
+  event = test_process_wait_event (phone, "scanned");
   g_assert_cmpstr (json_object_get_string_member (event, "key_fingerprint"), ==,
                    json_object_get_string_member (qr, "key_fingerprint"));
-  phone_paired = proc_wait_event (phone, "paired");
-  desk_paired = proc_wait_event (cli, "paired");
+  phone_paired = test_process_wait_event (phone, "paired");
+  desk_paired = test_process_wait_event (cli, "paired");
   code = json_object_get_string_member (desk_paired, "safety_code");
   g_assert_cmpuint (strlen (code), ==, 6);
   g_assert_cmpstr (json_object_get_string_member (phone_paired, "safety_code"), ==, code);
@@ -286,41 +163,41 @@ test_pair_reconnect_unlink (void)
 
   /* Then the phone reconnects with KK at once. */
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (phone, "connected");
+  event = test_process_wait_event (phone, "connected");
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "connected");
+  event = test_process_wait_event (cli, "connected");
 
-  proc_send (phone, "{\"type\": \"quit\"}");
+  test_process_send (phone, "{\"type\": \"quit\"}");
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "disconnected");
-  assert_no_secret (phone->seen->str, payload_text, psk_b32);
-  g_assert_cmpint (proc_finish (phone), ==, 0);
-  proc_send (cli, "{\"type\": \"quit\"}");
-  assert_no_secret (cli->seen->str, payload_text, psk_b32);
-  g_assert_cmpint (proc_finish (cli), ==, 0);
+  event = test_process_wait_event (cli, "disconnected");
+  assert_no_secret (test_process_get_output (phone), payload_text, psk_b32);
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
+  test_process_send (cli, "{\"type\": \"quit\"}");
+  assert_no_secret (test_process_get_output (cli), payload_text, psk_b32);
+  g_assert_cmpint (test_process_finish (cli), ==, 0);
 
   /* 2. Both restarted: they find each other again with KK, no QR. */
-  cli = proc_start (program ("COMPANION_CLI"), "run", "--json", "--state-dir", desk,
+  cli = test_process_start (program ("COMPANION_CLI"), "run", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "listening");
-  phone = proc_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  event = test_process_wait_event (cli, "listening");
+  phone = test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (phone, "connected");
+  event = test_process_wait_event (phone, "connected");
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "connected");
+  event = test_process_wait_event (cli, "connected");
   g_assert_cmpstr (json_object_get_string_member (event, "phone"), ==, "Test Phone");
 
   /* 3. Unlink on the desktop while connected: the phone is told. */
-  proc_send (cli, "{\"type\": \"unlink\"}");
+  test_process_send (cli, "{\"type\": \"unlink\"}");
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "unlinked");
+  event = test_process_wait_event (cli, "unlinked");
   g_assert_cmpstr (json_object_get_string_member (event, "by"), ==, "desktop");
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (phone, "unlinked");
+  event = test_process_wait_event (phone, "unlinked");
   g_assert_cmpstr (json_object_get_string_member (event, "by"), ==, "desktop");
-  g_assert_cmpint (proc_finish (cli), ==, 0);
-  g_assert_cmpint (proc_finish (phone), ==, 0);
+  g_assert_cmpint (test_process_finish (cli), ==, 0);
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
 
   {
     Result result = run (program ("COMPANION_PHONE"), "run", "--state-dir", phone_state, NULL);
@@ -340,19 +217,21 @@ test_reconnect_refused_after_unlink (void)
   g_autofree char *desk = g_build_filename (dir, "desktop", NULL);
   g_autofree char *phone_state = g_build_filename (dir, "phone", NULL);
   g_autoptr(JsonObject) event = NULL;
-  Proc *cli, *phone;
+  TestProcess *cli, *phone;
   Result result;
 
-  cli = proc_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  keyring_env ();
+
+  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
-  event = proc_wait_event (cli, "qr");
-  phone = proc_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state, NULL);
+  event = test_process_wait_event (cli, "qr");
+  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state, NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (phone, "connected");
-  proc_send (phone, "{\"type\": \"quit\"}");
-  g_assert_cmpint (proc_finish (phone), ==, 0);
-  proc_send (cli, "{\"type\": \"quit\"}");
-  g_assert_cmpint (proc_finish (cli), ==, 0);
+  event = test_process_wait_event (phone, "connected");
+  test_process_send (phone, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
+  test_process_send (cli, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (cli), ==, 0);
 
   keyring_env ();
   result = run (program ("COMPANION_CLI"), "unlink", "--state-dir", desk, NULL);
@@ -364,20 +243,20 @@ test_reconnect_refused_after_unlink (void)
   result_clear (&result);
 
   /* Listening again (unpaired, so showing a new code). */
-  cli = proc_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "qr");
-  phone = proc_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  event = test_process_wait_event (cli, "qr");
+  phone = test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (phone, "disconnected");
+  event = test_process_wait_event (phone, "disconnected");
   g_assert_nonnull (strstr (json_object_get_string_member (event, "reason"), "pair again"));
   g_clear_pointer (&event, json_object_unref);
-  event = proc_wait_event (cli, "refused");
-  proc_send (phone, "{\"type\": \"quit\"}");
-  g_assert_cmpint (proc_finish (phone), ==, 0);
-  proc_send (cli, "{\"type\": \"quit\"}");
-  g_assert_cmpint (proc_finish (cli), ==, 0);
+  event = test_process_wait_event (cli, "refused");
+  test_process_send (phone, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
+  test_process_send (cli, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (cli), ==, 0);
 }
 
 static void

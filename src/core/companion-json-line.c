@@ -15,6 +15,9 @@ companion_json_line_begin (const char *event)
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "event");
   json_builder_add_string_value (builder, event);
+  /* CLOCK_MONOTONIC is shared by all processes: timings across programs. */
+  json_builder_set_member_name (builder, "monotonic_us");
+  json_builder_add_int_value (builder, g_get_monotonic_time ());
   return builder;
 }
 

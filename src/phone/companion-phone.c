@@ -47,7 +47,8 @@ fail (PhoneOptions *options,
 
 static void
 print_payload (PhoneOptions            *options,
-               CompanionPairingPayload *payload)
+               CompanionPairingPayload *payload,
+               double                   decode_ms)
 {
   GPtrArray *addresses = companion_pairing_payload_get_addresses (payload);
   g_autofree char *key_fp = companion_pairing_payload_dup_key_fingerprint (payload);
@@ -71,6 +72,8 @@ print_payload (PhoneOptions            *options,
           json_builder_add_string_value (builder, text);
         }
       json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "decode_ms");
+      json_builder_add_double_value (builder, decode_ms);
       companion_json_line_print (builder);
       return;
     }
@@ -327,6 +330,7 @@ command_scan (PhoneOptions *options,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) symbols = NULL;
   g_autoptr(CompanionPairingPayload) payload = NULL;
+  gint64 started = g_get_monotonic_time ();
 
   symbols = companion_qr_scanner_scan_file (image_path, &error);
   if (symbols == NULL)
@@ -336,7 +340,7 @@ command_scan (PhoneOptions *options,
   if (payload == NULL)
     return fail (options, g_steal_pointer (&error));
 
-  print_payload (options, payload);
+  print_payload (options, payload, (g_get_monotonic_time () - started) / 1000.0);
   return run_phone (options, payload);
 }
 

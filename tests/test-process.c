@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "test-process.h"
+
+struct _TestProcess
+{
+  GSubprocess      *process;
+  GDataInputStream *out;
+  GString          *seen;
+};
+
+void
+test_process_isolated_env (const char *data_home,
+                           const char *data_dirs)
+{
+  g_autofree char *keyring = g_build_filename (data_home, "keyring", NULL);
+
+  /* libsecret's file backend: real storage, no D-Bus (NOTES.md). */
+  g_setenv ("SECRET_BACKEND", "file", TRUE);
+  g_setenv ("SECRET_FILE_TEST_PATH", keyring, TRUE);
+  g_setenv ("SECRET_FILE_TEST_PASSWORD", "test keyring", TRUE);
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+  g_setenv ("XDG_DATA_DIRS", data_dirs, TRUE);
+}
+
+/* A failed test must not leave programs behind holding its output open. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+TestProcess *
+test_process_start (const char *first, ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  TestProcess *self = g_new0 (TestProcess, 1);
+  va_list args;
+
+  va_start (args, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  if (self->process == NULL)
+    g_error ("Cannot start %s: %s", first, error->message);
+  self->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (self->process));
+  self->seen = g_string_new (NULL);
+  return self;
+}
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  char **line = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  if (*line == NULL)
+    *line = g_strdup ("");
+}
+
+JsonObject *
+test_process_wait_event (TestProcess *self,
+                         const char  *event)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *line = NULL;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *object;
+
+      g_data_input_stream_read_line_async (self->out, G_PRIORITY_DEFAULT, NULL, on_line, &line);
+      while (line == NULL)
+        {
+          if (g_get_monotonic_time () > deadline)
+            g_error ("Timed out waiting for “%s”; seen so far:\n%s", event, self->seen->str);
+          g_main_context_iteration (NULL, TRUE);
+        }
+      if (*line == '\0')
+        g_error ("The program ended before “%s”; seen so far:\n%s", event, self->seen->str);
+      g_string_append_printf (self->seen, "%s\n", line);
+      if (!json_parser_load_from_data (parser, line, -1, NULL) ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        g_error ("Not a JSON event: %s", line);
+      object = json_node_get_object (json_parser_get_root (parser));
+      if (g_strcmp0 (json_object_get_string_member_with_default (object, "event", NULL), event) == 0)
+        return json_object_ref (object);
+    }
+}
+
+void
+test_process_send (TestProcess *self,
+                   const char  *line)
+{
+  GOutputStream *in = g_subprocess_get_stdin_pipe (self->process);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all (in, line, strlen (line), NULL, NULL, &error) ||
+      !g_output_stream_write_all (in, "\n", 1, NULL, NULL, &error) ||
+      !g_output_stream_flush (in, NULL, &error))
+    g_error ("Cannot write to the program: %s", error->message);
+}
+
+const char *
+test_process_get_output (TestProcess *self)
+{
+  return self->seen->str;
+}
+
+int
+test_process_finish (TestProcess *self)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  if (!g_subprocess_wait (self->process, NULL, &error))
+    g_error ("Cannot wait for the program: %s", error->message);
+  status = g_subprocess_get_if_exited (self->process) ? g_subprocess_get_exit_status (self->process) : -1;
+  g_object_unref (self->out);
+  g_object_unref (self->process);
+  g_string_free (self->seen, TRUE);
+  g_free (self);
+  return status;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* A real long-running program for tests and benchmarks: JSON-line events
+ * read with a deadline, commands written to its stdin, and everything it
+ * printed kept. It dies with the process that started it. */
+typedef struct _TestProcess TestProcess;
+
+/* Points the programs started from now on at DATA_HOME for their data
+ * (and libsecret's file backend, so no D-Bus is needed) and at the
+ * system's DATA_DIRS for schemas and modules. */
+void         test_process_isolated_env (const char  *data_home,
+                                        const char  *data_dirs);
+TestProcess *test_process_start        (const char  *first,
+                                        ...) G_GNUC_NULL_TERMINATED;
+/* The next event named EVENT, skipping others; aborts after 20 s. */
+JsonObject  *test_process_wait_event   (TestProcess *process,
+                                        const char  *event);
+void         test_process_send         (TestProcess *process,
+                                        const char  *line);
+const char  *test_process_get_output   (TestProcess *process);
+/* Waits for the exit, frees PROCESS and returns its exit status. */
+int          test_process_finish       (TestProcess *process);
+
+G_END_DECLS
