@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "companion-command-reader.h"
 #include "companion-core.h"
 #include "companion-desktop-server.h"
 #include "companion-json-line.h"
@@ -74,59 +75,29 @@ typedef struct
   CompanionDesktopServer *server;
   GMainLoop              *loop;
   gboolean                pairing;  /* `pair`: show codes until paired */
-  GDataInputStream       *input;
-  GCancellable           *cancellable;
   int                     status;
 } Engine;
 
-static void read_next_command (Engine *engine);
-
-/* JSON-line commands on stdin: {"type": "quit"} and {"type": "unlink"}.
- * The end of stdin does not mean quit. */
 static void
-on_command_line (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+on_quit_command (CompanionCommandReader *reader,
+                 const char             *type,
+                 JsonObject             *command,
+                 Engine                 *engine)
 {
-  Engine *engine = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autofree char *line = NULL;
-  const char *type = NULL;
-  JsonNode *root;
-
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
-  if (line == NULL)
-    return;
-
-  g_strstrip (line);
-  parser = json_parser_new ();
-  if (*line != '\0' && json_parser_load_from_data (parser, line, -1, NULL) &&
-      (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
-    type = json_object_get_string_member_with_default (json_node_get_object (root), "type", NULL);
-
-  if (g_strcmp0 (type, "quit") == 0)
-    {
-      g_main_loop_quit (engine->loop);
-      return;
-    }
-  if (g_strcmp0 (type, "unlink") == 0)
-    {
-      /* "unlinked" ends the loop. */
-      if (!companion_desktop_server_unlink (engine->server, &error))
-        fprintf (stderr, "companion-cli: %s\n", error->message);
-    }
-  else if (*line != '\0')
-    fprintf (stderr, "companion-cli: ignoring a command that is not {\"type\": \"quit\"} "
-             "or {\"type\": \"unlink\"}\n");
-  read_next_command (engine);
+  g_main_loop_quit (engine->loop);
 }
 
 static void
-read_next_command (Engine *engine)
+on_unlink_command (CompanionCommandReader *reader,
+                   const char             *type,
+                   JsonObject             *command,
+                   Engine                 *engine)
 {
-  g_data_input_stream_read_line_async (engine->input, G_PRIORITY_DEFAULT, engine->cancellable,
-                                       on_command_line, engine);
+  g_autoptr(GError) error = NULL;
+
+  /* "unlinked" ends the loop. */
+  if (!companion_desktop_server_unlink (engine->server, &error))
+    fprintf (stderr, "companion-cli: %s\n", error->message);
 }
 
 static void
@@ -331,6 +302,7 @@ run_engine (CliOptions *options,
   g_autoptr(GPtrArray) addresses = NULL;
   g_autoptr(GString) listing = g_string_new (NULL);
   g_autoptr(GInputStream) stdin_stream = NULL;
+  g_autoptr(CompanionCommandReader) commands = NULL;
   Engine engine = { 0 };
   guint sigint_id, sigterm_id;
 
@@ -398,9 +370,9 @@ run_engine (CliOptions *options,
     show_offer (&engine, companion_desktop_server_get_offer (server));
 
   stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-  engine.input = g_data_input_stream_new (stdin_stream);
-  engine.cancellable = g_cancellable_new ();
-  read_next_command (&engine);
+  commands = companion_command_reader_new (stdin_stream);
+  g_signal_connect (commands, "command::quit", G_CALLBACK (on_quit_command), &engine);
+  g_signal_connect (commands, "command::unlink", G_CALLBACK (on_unlink_command), &engine);
 
   sigint_id = g_unix_signal_add (SIGINT, on_stop_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
@@ -408,11 +380,10 @@ run_engine (CliOptions *options,
     g_main_loop_run (loop);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
-  g_cancellable_cancel (engine.cancellable);
+  companion_command_reader_stop (commands);
+  g_signal_handlers_disconnect_by_data (commands, &engine);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_clear_object (&engine.input);
-  g_clear_object (&engine.cancellable);
 
   /* The image holds the pairing secret: it never outlives the program. */
   if (options->qr_png != NULL)

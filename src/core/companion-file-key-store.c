@@ -49,19 +49,6 @@ display_path (const char *path)
   return g_strdup (path);
 }
 
-/* Makes a rename in DIR durable; a failure only costs durability. */
-static void
-sync_dir (const char *dir)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd < 0)
-    return;
-  if (fsync (fd) != 0)
-    g_debug ("Cannot sync the folder “%s”: %s", dir, g_strerror (errno));
-  close (fd);
-}
-
 static CompanionIdentity *
 companion_file_key_store_load_identity (CompanionKeyStore  *store,
                                         GError            **error)
@@ -193,7 +180,7 @@ companion_file_key_store_save_identity (CompanionKeyStore  *store,
                    "Cannot save the identity key file “%s”: %s", self->path, local_error->message);
       return FALSE;
     }
-  sync_dir (dir);
+  companion_state_dir_sync (dir);
 
   return TRUE;
 }
@@ -212,7 +199,7 @@ companion_file_key_store_delete_identity (CompanionKeyStore  *store,
                    "Cannot delete the identity key file “%s”: %s", self->path, g_strerror (saved));
       return FALSE;
     }
-  sync_dir (self->state_dir);
+  companion_state_dir_sync (self->state_dir);
 
   return TRUE;
 }

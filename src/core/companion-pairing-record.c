@@ -573,19 +573,6 @@ serialise (CompanionPairingRecord *self,
   return json_generator_to_data (generator, length);
 }
 
-/* Makes a rename in DIR durable; a failure only costs durability. */
-static void
-sync_dir (const char *dir)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd < 0)
-    return;
-  if (fsync (fd) != 0)
-    g_debug ("Cannot sync the folder “%s”: %s", dir, g_strerror (errno));
-  close (fd);
-}
-
 /* GObject */
 
 static void
@@ -680,7 +667,7 @@ companion_pairing_record_save (CompanionPairingRecord  *self,
                    "Cannot save the pairing record “%s”: %s", path, local_error->message);
       return FALSE;
     }
-  sync_dir (dir);
+  companion_state_dir_sync (dir);
 
   return TRUE;
 }

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "companion-state-dir.h"
 
@@ -47,4 +49,19 @@ companion_state_dir_ensure (const char *override_dir,
     }
 
   return g_steal_pointer (&dir);
+}
+
+void
+companion_state_dir_sync (const char *dir)
+{
+  int fd;
+
+  g_return_if_fail (dir != NULL);
+
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  if (fsync (fd) != 0)
+    g_debug ("Cannot sync the folder “%s”: %s", dir, g_strerror (errno));
+  close (fd);
 }

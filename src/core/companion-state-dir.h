@@ -11,4 +11,7 @@ char *companion_state_dir_ensure (const char *override_dir,
                                   const char *default_subdir,
                                   GError    **error);
 
+/* Makes a rename in DIR durable; a failure costs only durability. */
+void  companion_state_dir_sync   (const char *dir);
+
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "companion-command-reader.h"
 #include "companion-core.h"
 #include "companion-json-line.h"
 #include "companion-network.h"
@@ -98,8 +99,6 @@ typedef struct
   PhoneOptions         *options;
   CompanionPhoneClient *client;
   GMainLoop            *loop;
-  GDataInputStream     *input;
-  GCancellable         *cancellable;
   int                   status;
 } Phone;
 
@@ -194,62 +193,29 @@ on_unlinked (CompanionPhoneClient *client,
   g_main_loop_quit (phone->loop);
 }
 
-static void read_next_command (Phone *phone);
-
 static void
-on_command_line (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+on_quit_command (CompanionCommandReader *reader,
+                 const char             *type,
+                 JsonObject             *command,
+                 Phone                  *phone)
 {
-  Phone *phone = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autofree char *line = NULL;
-  const char *type = NULL;
-  JsonNode *root;
-
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (line == NULL)
-    return; /* End of input does not mean quit. */
-
-  g_strstrip (line);
-  if (*line == '\0')
-    {
-      read_next_command (phone);
-      return;
-    }
-  parser = json_parser_new ();
-  if (json_parser_load_from_data (parser, line, -1, NULL) &&
-      (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
-    type = json_object_get_string_member_with_default (json_node_get_object (root), "type", NULL);
-
-  if (g_strcmp0 (type, "quit") == 0)
-    {
-      g_main_loop_quit (phone->loop);
-      return;
-    }
-  else if (g_strcmp0 (type, "unlink") == 0)
-    {
-      if (!companion_phone_client_unlink (phone->client, &error))
-        {
-          phone->status = fail (phone->options, g_steal_pointer (&error));
-          g_main_loop_quit (phone->loop);
-          return;
-        }
-    }
-  else
-    fprintf (stderr, "companion-phone: ignoring a command that is not {\"type\": \"quit\"} "
-             "or {\"type\": \"unlink\"}\n");
-  read_next_command (phone);
+  g_main_loop_quit (phone->loop);
 }
 
 static void
-read_next_command (Phone *phone)
+on_unlink_command (CompanionCommandReader *reader,
+                   const char             *type,
+                   JsonObject             *command,
+                   Phone                  *phone)
 {
-  g_data_input_stream_read_line_async (phone->input, G_PRIORITY_DEFAULT, phone->cancellable,
-                                       on_command_line, phone);
+  g_autoptr(GError) error = NULL;
+
+  /* "unlinked" ends the loop. */
+  if (!companion_phone_client_unlink (phone->client, &error))
+    {
+      phone->status = fail (phone->options, g_steal_pointer (&error));
+      g_main_loop_quit (phone->loop);
+    }
 }
 
 static gboolean
@@ -267,6 +233,7 @@ run_phone (PhoneOptions            *options,
   g_autoptr(CompanionPhoneClient) client = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GInputStream) stdin_stream = NULL;
+  g_autoptr(CompanionCommandReader) commands = NULL;
   g_autofree char *state_dir = NULL;
   Phone phone = { 0 };
   guint sigint_id, sigterm_id;
@@ -287,7 +254,6 @@ run_phone (PhoneOptions            *options,
   phone.options = options;
   phone.client = client;
   phone.loop = loop;
-  phone.cancellable = g_cancellable_new ();
   g_signal_connect (client, "paired", G_CALLBACK (on_paired), &phone);
   g_signal_connect (client, "connected", G_CALLBACK (on_connected), &phone);
   g_signal_connect (client, "disconnected", G_CALLBACK (on_disconnected), &phone);
@@ -297,14 +263,12 @@ run_phone (PhoneOptions            *options,
   if (payload != NULL)
     companion_phone_client_pair (client, payload);
   else if (!companion_phone_client_connect (client, &error))
-    {
-      g_clear_object (&phone.cancellable);
-      return fail (options, g_steal_pointer (&error));
-    }
+    return fail (options, g_steal_pointer (&error));
 
   stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-  phone.input = g_data_input_stream_new (stdin_stream);
-  read_next_command (&phone);
+  commands = companion_command_reader_new (stdin_stream);
+  g_signal_connect (commands, "command::quit", G_CALLBACK (on_quit_command), &phone);
+  g_signal_connect (commands, "command::unlink", G_CALLBACK (on_unlink_command), &phone);
 
   sigint_id = g_unix_signal_add (SIGINT, on_stop_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
@@ -312,14 +276,13 @@ run_phone (PhoneOptions            *options,
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
 
-  g_cancellable_cancel (phone.cancellable);
+  companion_command_reader_stop (commands);
+  g_signal_handlers_disconnect_by_data (commands, &phone);
   companion_phone_client_stop (client);
   g_signal_handlers_disconnect_by_data (client, &phone);
   /* Let the cancelled read and the close frame go out. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_clear_object (&phone.input);
-  g_clear_object (&phone.cancellable);
   return phone.status;
 }
 
