@@ -267,9 +267,10 @@ on_attempt_failed (CompanionDesktopServer *server,
 }
 
 static CompanionDesktopServer *
-open_server (CliOptions *options,
-             char      **state_dir_out,
-             GError    **error)
+open_server (CliOptions         *options,
+             char              **state_dir_out,
+             CompanionKeyStore **key_store_out,
+             GError            **error)
 {
   g_autofree char *state_dir = NULL;
   g_autoptr(CompanionKeyStore) key_store = NULL;
@@ -286,8 +287,10 @@ open_server (CliOptions *options,
     fprintf (stderr, "companion-cli: warning: no Secret Service is available; this desktop's key "
              "is kept in %s instead\n", companion_key_store_describe (key_store));
   server = companion_desktop_server_new (state_dir, key_store, error);
-  if (server != NULL && state_dir_out != NULL)
+  if (state_dir_out != NULL)
     *state_dir_out = g_steal_pointer (&state_dir);
+  if (key_store_out != NULL)
+    *key_store_out = g_steal_pointer (&key_store);
   return server;
 }
 
@@ -314,7 +317,7 @@ run_engine (CliOptions *options,
         return fail (options, g_steal_pointer (&error));
     }
 
-  server = open_server (options, NULL, &error);
+  server = open_server (options, NULL, NULL, &error);
   if (server == NULL)
     return fail (options, g_steal_pointer (&error));
 
@@ -409,7 +412,7 @@ command_status (CliOptions *options)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *state_dir = NULL;
-  g_autoptr(CompanionDesktopServer) server = open_server (options, &state_dir, &error);
+  g_autoptr(CompanionDesktopServer) server = open_server (options, &state_dir, NULL, &error);
   const char *phone;
 
   if (server == NULL)
@@ -442,9 +445,21 @@ static int
 command_unlink (CliOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CompanionDesktopServer) server = open_server (options, NULL, &error);
+  g_autoptr(CompanionKeyStore) key_store = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autoptr(CompanionDesktopServer) server = open_server (options, &state_dir, &key_store, &error);
   g_autofree char *phone = NULL;
 
+  /* A linked desktop that lost its key can still be unlinked. */
+  if (server == NULL && g_error_matches (error, COMPANION_DESKTOP_SERVER_ERROR,
+                                         COMPANION_DESKTOP_SERVER_ERROR_IDENTITY_MISSING))
+    {
+      g_clear_error (&error);
+      if (!companion_desktop_server_unlink_offline (state_dir, key_store, &error))
+        return fail (options, g_steal_pointer (&error));
+      printf ("Unlinked the phone. Pair again with a new code.\n");
+      return 0;
+    }
   if (server == NULL)
     return fail (options, g_steal_pointer (&error));
   phone = g_strdup (companion_desktop_server_get_phone_name (server));
@@ -462,7 +477,7 @@ static int
 command_export (CliOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CompanionDesktopServer) server = open_server (options, NULL, &error);
+  g_autoptr(CompanionDesktopServer) server = open_server (options, NULL, NULL, &error);
 
   if (server == NULL)
     return fail (options, g_steal_pointer (&error));

@@ -110,6 +110,19 @@ refuse (CompanionDesktopServer  *self,
   report_failure (self, companion_tunnel_error_from_close (code, reason));
 }
 
+/* A first message that authenticated but carried data: nothing may be said
+ * before authentication (the tunnel refuses later messages the same way).
+ * Said apart from an unknown code or identity, which it is not. */
+static void
+refuse_handshake_payload (CompanionDesktopServer  *self,
+                          SoupWebsocketConnection *connection)
+{
+  if (soup_websocket_connection_get_state (connection) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (connection, COMPANION_CLOSE_PROTOCOL, "handshake payload");
+  report_failure (self, g_error_new_literal (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_HANDSHAKE_FAILED,
+                                             "The phone put data in a handshake message"));
+}
+
 static gboolean
 is_paired (CompanionDesktopServer *self)
 {
@@ -267,9 +280,12 @@ on_websocket (SoupServer              *server,
 
 /* ---- pairing ----------------------------------------------------------- */
 
+/* The responder's handshake when MESSAGE opens with OFFER's keys and has an
+ * empty payload; else NULL, with *SPOKE set when it opened but carried data. */
 static CompanionNoiseHandshake *
 try_offer (CompanionPairingOffer *offer,
-           GBytes                *message)
+           GBytes                *message,
+           gboolean              *spoke)
 {
   g_autoptr(CompanionNoiseHandshake) handshake = NULL;
   g_autoptr(GByteArray) payload = g_byte_array_new ();
@@ -285,8 +301,13 @@ try_offer (CompanionPairingOffer *offer,
                                           g_bytes_get_size (prologue));
   companion_noise_handshake_set_local_static (handshake, companion_pairing_offer_get_secret_key (offer));
   companion_noise_handshake_set_psk (handshake, companion_pairing_payload_get_psk (published));
-  if (!companion_noise_handshake_read_message (handshake, data, len, payload, NULL) || payload->len != 0)
+  if (!companion_noise_handshake_read_message (handshake, data, len, payload, NULL))
     return NULL;
+  if (payload->len != 0)
+    {
+      *spoke = TRUE;
+      return NULL;
+    }
   return g_steal_pointer (&handshake);
 }
 
@@ -295,8 +316,23 @@ retire_offer (CompanionDesktopServer *self,
               CompanionPairingOffer  *offer,
               gboolean                used)
 {
-  RetiredOffer *retired = g_new0 (RetiredOffer, 1);
+  RetiredOffer *retired;
 
+  /* A code that rotated out while its handshake went on is retired already:
+   * mark it used rather than list it twice (the first entry, "expired",
+   * would be the answer to a replay). */
+  for (guint i = 0; i < self->retired->len; i++)
+    {
+      RetiredOffer *known = g_ptr_array_index (self->retired, i);
+
+      if (known->offer == offer)
+        {
+          known->used |= used;
+          return;
+        }
+    }
+
+  retired = g_new0 (RetiredOffer, 1);
   retired->offer = g_object_ref (offer);
   retired->used = used;
   g_ptr_array_add (self->retired, retired);
@@ -338,10 +374,13 @@ commit_pairing (CompanionDesktopServer *self,
       return;
     }
 
-  /* The code is used up whatever happens next. */
-  if (self->offer == offer)
-    g_clear_object (&self->offer);
+  /* The code is used up whatever happens next. A newer code shown since it
+   * rotated out mid-handshake is withdrawn too: no code while paired
+   * ("offer-changed" says NULL below). */
   retire_offer (self, offer, TRUE);
+  if (self->offer != NULL && self->offer != offer)
+    retire_offer (self, self->offer, FALSE);
+  g_clear_object (&self->offer);
   stop_offers (self);
 
   g_free (self->safety_code);
@@ -385,10 +424,15 @@ on_pairing_closed (CompanionTunnel        *tunnel,
                    CompanionDesktopServer *self)
 {
   clear_pairing_tunnel (self);
-  report_failure (self, error != NULL ? g_error_copy (error)
-                                      : g_error_new_literal (COMPANION_TUNNEL_ERROR,
-                                                             COMPANION_TUNNEL_ERROR_HANDSHAKE_FAILED,
-                                                             "The phone left before confirming the pairing"));
+  /* What the desktop knows is that no confirmation came. The phone's close
+   * code (a REFUSED error worded for the phone, e.g. when its handshake
+   * failed on a wrong psk) is only an unauthenticated hint: give it as the
+   * detail, not as the error. The tunnel's own errors keep their code. */
+  report_failure (self, g_error_new (COMPANION_TUNNEL_ERROR,
+                                     error != NULL && error->code != COMPANION_TUNNEL_ERROR_REFUSED
+                                       ? error->code : COMPANION_TUNNEL_ERROR_HANDSHAKE_FAILED,
+                                     "The phone did not confirm the pairing (a wrong pairing secret?)%s%s",
+                                     error != NULL ? ": " : "", error != NULL ? error->message : ""));
 }
 
 static gboolean
@@ -413,6 +457,7 @@ handle_pair_message (CompanionDesktopServer  *self,
 {
   g_autoptr(CompanionNoiseHandshake) handshake = NULL;
   g_autoptr(GBytes) phone_key = NULL;
+  gboolean spoke = FALSE;
 
   if (is_paired (self))
     {
@@ -421,15 +466,21 @@ handle_pair_message (CompanionDesktopServer  *self,
     }
 
   if (self->offer != NULL)
-    handshake = try_offer (self->offer, message);
+    handshake = try_offer (self->offer, message, &spoke);
+  if (spoke)
+    {
+      refuse_handshake_payload (self, connection);
+      return;
+    }
   if (handshake == NULL)
     {
       for (guint i = 0; i < self->retired->len; i++)
         {
           RetiredOffer *retired = g_ptr_array_index (self->retired, i);
-          g_autoptr(CompanionNoiseHandshake) old = try_offer (retired->offer, message);
+          gboolean old_spoke = FALSE;
+          g_autoptr(CompanionNoiseHandshake) old = try_offer (retired->offer, message, &old_spoke);
 
-          if (old != NULL)
+          if (old != NULL || old_spoke)
             {
               refuse (self, connection,
                       retired->used ? COMPANION_CLOSE_CODE_USED : COMPANION_CLOSE_CODE_EXPIRED,
@@ -538,9 +589,14 @@ handle_session_message (CompanionDesktopServer  *self,
   companion_noise_handshake_set_prologue (handshake, g_bytes_get_data (prologue, NULL), g_bytes_get_size (prologue));
   companion_noise_handshake_set_local_static (handshake, companion_identity_get_secret_key (self->identity));
   companion_noise_handshake_set_remote_static (handshake, companion_pairing_record_get_peer_public_key (self->record));
-  if (!companion_noise_handshake_read_message (handshake, data, len, payload, NULL) || payload->len != 0)
+  if (!companion_noise_handshake_read_message (handshake, data, len, payload, NULL))
     {
       refuse (self, connection, COMPANION_CLOSE_UNKNOWN_IDENTITY, "unknown identity");
+      return;
+    }
+  if (payload->len != 0)
+    {
+      refuse_handshake_payload (self, connection);
       return;
     }
 
@@ -765,7 +821,9 @@ companion_desktop_server_listen (CompanionDesktopServer *self,
         inet = NULL; /* "[::]" means every interface, both families */
     }
 
-  /* An explicit port is kept to; otherwise last time's, the default, any. */
+  /* An explicit port is kept to. Otherwise last time's, so a paired phone
+   * finds us again; then, with no address given, the documented default;
+   * then any free one. An explicit ":0" never takes the shared default. */
   if (wanted != 0)
     candidates[n++] = wanted;
   else
@@ -773,7 +831,7 @@ companion_desktop_server_listen (CompanionDesktopServer *self,
       guint16 last = saved_port (self);
       if (last != 0)
         candidates[n++] = last;
-      if (last != COMPANION_DEFAULT_PORT)
+      if (address == NULL && last != COMPANION_DEFAULT_PORT)
         candidates[n++] = COMPANION_DEFAULT_PORT;
       candidates[n++] = 0;
     }
@@ -995,22 +1053,60 @@ companion_desktop_server_new (const char        *state_dir,
   self->state_dir = g_strdup (state_dir);
   self->key_store = g_object_ref (key_store);
 
-  self->identity = companion_key_store_load_identity (key_store, error);
-  if (self->identity == NULL)
-    {
-      if (error != NULL && *error != NULL)
-        return NULL;
-      self->identity = companion_identity_generate ();
-      if (!companion_key_store_save_identity (key_store, self->identity, error))
-        return NULL;
-    }
-
-  self->record = companion_pairing_record_load (state_dir, error);
+  self->record = companion_pairing_record_load_or_new (state_dir, error);
   if (self->record == NULL)
+    return NULL;
+
+  /* A linked desktop whose key is gone (a keyring that is down, or was
+   * wiped) must not quietly become someone else: say so instead. */
+  if (companion_pairing_record_has_peer (self->record))
     {
-      if (error != NULL && *error != NULL)
+      g_autoptr(GError) local_error = NULL;
+
+      self->identity = companion_key_store_load_identity (key_store, &local_error);
+      if (self->identity == NULL)
+        {
+          if (local_error != NULL)
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          else
+            g_set_error (error, COMPANION_DESKTOP_SERVER_ERROR, COMPANION_DESKTOP_SERVER_ERROR_IDENTITY_MISSING,
+                         "This desktop is linked to “%s”, but its key is not in the %s: "
+                         "run “companion-cli unlink” and pair again",
+                         companion_pairing_record_get_peer_name (self->record),
+                         companion_key_store_describe (key_store));
+          return NULL;
+        }
+    }
+  else
+    {
+      self->identity = companion_key_store_load_or_create_identity (key_store, error);
+      if (self->identity == NULL)
         return NULL;
-      self->record = companion_pairing_record_new ();
     }
   return g_steal_pointer (&self);
+}
+
+gboolean
+companion_desktop_server_unlink_offline (const char        *state_dir,
+                                         CompanionKeyStore *key_store,
+                                         GError           **error)
+{
+  g_autoptr(CompanionPairingRecord) record = NULL;
+
+  g_return_val_if_fail (state_dir != NULL, FALSE);
+  g_return_val_if_fail (COMPANION_IS_KEY_STORE (key_store), FALSE);
+
+  record = companion_pairing_record_load_or_new (state_dir, error);
+  if (record == NULL)
+    return FALSE;
+  if (!companion_pairing_record_has_peer (record))
+    {
+      g_set_error_literal (error, COMPANION_DESKTOP_SERVER_ERROR, COMPANION_DESKTOP_SERVER_ERROR_NOT_PAIRED,
+                           "This desktop is not paired with a phone");
+      return FALSE;
+    }
+  companion_pairing_record_unlink (record);
+  /* A new identity is made at the next start. */
+  return companion_pairing_record_save (record, state_dir, error) &&
+         companion_key_store_delete_identity (key_store, error);
 }

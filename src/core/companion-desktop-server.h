@@ -15,6 +15,7 @@ typedef enum
   COMPANION_DESKTOP_SERVER_ERROR_LISTEN_FAILED,
   COMPANION_DESKTOP_SERVER_ERROR_NOT_PAIRED,
   COMPANION_DESKTOP_SERVER_ERROR_STATE,
+  COMPANION_DESKTOP_SERVER_ERROR_IDENTITY_MISSING,
 } CompanionDesktopServerError;
 
 /* Limits before authentication (docs/protocol.md, "Limits"). */
@@ -40,7 +41,8 @@ CompanionDesktopServer *companion_desktop_server_new            (const char     
                                                                  CompanionKeyStore      *key_store,
                                                                  GError                **error);
 /* ADDRESS NULL: all interfaces at the port used last time, else the
- * default port, else a free one. */
+ * default port, else a free one. ADDRESS with port 0: that address at the
+ * port used last time, else a free one. */
 gboolean                companion_desktop_server_listen         (CompanionDesktopServer *self,
                                                                  GInetSocketAddress     *address,
                                                                  GError                **error);
@@ -53,6 +55,11 @@ gboolean                companion_desktop_server_is_connected   (CompanionDeskto
 const char             *companion_desktop_server_get_phone_name (CompanionDesktopServer *self);
 const char             *companion_desktop_server_get_safety_code (CompanionDesktopServer *self);
 gboolean                companion_desktop_server_unlink         (CompanionDesktopServer *self,
+                                                                 GError                **error);
+/* Unlinks without starting the engine: for a linked desktop whose key is
+ * missing, which companion_desktop_server_new() refuses to open. */
+gboolean                companion_desktop_server_unlink_offline (const char             *state_dir,
+                                                                 CompanionKeyStore      *key_store,
                                                                  GError                **error);
 void                    companion_desktop_server_set_offer_lifetime (CompanionDesktopServer *self,
                                                                      guint                   milliseconds);

@@ -56,5 +56,8 @@ gboolean           companion_key_store_delete_identity (CompanionKeyStore  *self
                                                         GError            **error);
 /* For people: "Secret Service", "file ~/…/identity.key (not encrypted)". */
 const char        *companion_key_store_describe        (CompanionKeyStore  *self);
+/* The stored identity, or a new one generated and saved when there is none. */
+CompanionIdentity *companion_key_store_load_or_create_identity (CompanionKeyStore *self,
+                                                                GError           **error);
 
 G_END_DECLS

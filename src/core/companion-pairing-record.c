@@ -945,3 +945,23 @@ companion_pairing_record_get_denied (CompanionPairingRecord *self,
 
   return g_array_index (self->denylist, DeniedKey, index).key;
 }
+
+CompanionPairingRecord *
+companion_pairing_record_load_or_new (const char *state_dir,
+                                      GError    **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  CompanionPairingRecord *record;
+
+  g_return_val_if_fail (state_dir != NULL, NULL);
+
+  record = companion_pairing_record_load (state_dir, &local_error);
+  if (record != NULL)
+    return record;
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  return companion_pairing_record_new ();
+}

@@ -39,6 +39,9 @@ CompanionPairingRecord *companion_pairing_record_new    (void);
 CompanionPairingRecord *companion_pairing_record_load   (const char              *state_dir,
                                                          GError                 **error);
 /* Written 0600, atomically (temporary file, fsync, rename). */
+/* The stored record, or an empty one (no peer, no denylist) when there is none. */
+CompanionPairingRecord *companion_pairing_record_load_or_new (const char *state_dir,
+                                                              GError    **error);
 gboolean                companion_pairing_record_save   (CompanionPairingRecord  *self,
                                                          const char              *state_dir,
                                                          GError                 **error);

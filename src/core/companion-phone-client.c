@@ -231,7 +231,10 @@ on_session_closed (CompanionTunnel      *tunnel,
   g_clear_object (&self->tunnel);
   self->connected = FALSE;
 
-  if (error != NULL && error->code == COMPANION_TUNNEL_ERROR_REFUSED)
+  /* Keep the most telling failure of this round: the desktop's refusal
+   * over a lost connection, and either over nothing. */
+  if (error != NULL &&
+      (self->last_error == NULL || g_error_matches (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_REFUSED)))
     {
       g_clear_error (&self->last_error);
       self->last_error = g_error_copy (error);
@@ -562,17 +565,18 @@ companion_phone_client_class_init (CompanionPhoneClientClass *klass)
 static void
 companion_phone_client_init (CompanionPhoneClient *self)
 {
-  g_autoptr(GProxyResolver) resolver = NULL;
-
   self->cancellable = g_cancellable_new ();
   self->ping_interval_ms = COMPANION_TUNNEL_PING_INTERVAL_MS;
   self->idle_timeout_ms = COMPANION_TUNNEL_IDLE_TIMEOUT_MS;
   self->first_retry_ms = self->retry_ms = FIRST_RETRY_MS;
   self->max_retry_ms = MAX_RETRY_MS;
   /* Direct connections only: the desktop is on the LAN, and a proxy would
-   * see every connection the phone makes to it. */
-  resolver = g_simple_proxy_resolver_new (NULL, NULL);
-  self->session = soup_session_new_with_options ("timeout", 10, "proxy-resolver", resolver, NULL);
+   * see every connection the phone makes to it. NULL rather than an empty
+   * GSimpleProxyResolver: libsoup then turns proxying off in its
+   * GSocketClient, whereas with any resolver GIO still builds a proxy
+   * enumerator, which loads the desktop's default resolver (the GNOME one
+   * aborts when its settings schema is missing, as in isolated tests). */
+  self->session = soup_session_new_with_options ("timeout", 10, "proxy-resolver", NULL, NULL);
   /* No permessage-deflate: see NOTES.md. */
   soup_session_remove_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
 }
@@ -591,21 +595,11 @@ companion_phone_client_new (const char *state_dir,
   self->phone_name = g_strdup (phone_name != NULL ? phone_name : "Companion phone");
   self->key_store = COMPANION_KEY_STORE (companion_file_key_store_new (state_dir));
 
-  self->identity = companion_key_store_load_identity (self->key_store, error);
+  self->identity = companion_key_store_load_or_create_identity (self->key_store, error);
   if (self->identity == NULL)
-    {
-      if (error != NULL && *error != NULL)
-        return NULL;
-      self->identity = companion_identity_generate ();
-      if (!companion_key_store_save_identity (self->key_store, self->identity, error))
-        return NULL;
-    }
-  self->record = companion_pairing_record_load (state_dir, error);
+    return NULL;
+  self->record = companion_pairing_record_load_or_new (state_dir, error);
   if (self->record == NULL)
-    {
-      if (error != NULL && *error != NULL)
-        return NULL;
-      self->record = companion_pairing_record_new ();
-    }
+    return NULL;
   return g_steal_pointer (&self);
 }

@@ -131,6 +131,15 @@ companion_tunnel_send_record (CompanionTunnel *self,
                              : "The connection is not authenticated yet");
       return FALSE;
     }
+  /* Still established while the WebSocket closes (either side started it):
+   * libsoup refuses to send then, so say so instead. */
+  if (self->closing ||
+      soup_websocket_connection_get_state (self->connection) != SOUP_WEBSOCKET_STATE_OPEN)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The connection is closing");
+      return FALSE;
+    }
 
   node = json_node_init_object (json_node_alloc (), record);
   generator = json_generator_new ();
@@ -349,6 +358,14 @@ on_error (SoupWebsocketConnection *connection,
 
   if (self->pending_error != NULL)
     return;
+  /* Once either side has said goodbye, nothing is lost: a peer that goes
+   * away before the closing handshake ends (a pong or our close frame then
+   * meets a broken pipe) is not a cut connection. */
+  if (self->got_close_record || self->closing)
+    {
+      g_debug ("Ignoring an error while closing: %s", error->message);
+      return;
+    }
   if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
     self->pending_error = g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_FRAME_TOO_LARGE,
                                        "The peer sent a frame larger than %u bytes",
@@ -405,6 +422,14 @@ companion_tunnel_error_from_close (gushort     code,
     case COMPANION_CLOSE_HANDSHAKE_FAILED:
       text = "The handshake failed: the keys or the pairing secret do not match";
       break;
+    /* The two a session ends with: said apart from a connection lost. */
+    case COMPANION_CLOSE_IDLE:
+      return g_error_new_literal (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_IDLE_TIMEOUT,
+                                  "The desktop heard nothing for too long and closed the connection");
+    case COMPANION_CLOSE_PROTOCOL:
+      return g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_REFUSED,
+                          "The desktop refused what it received%s%s",
+                          reason != NULL && *reason ? ": " : "", reason != NULL ? reason : "");
     default:
       return g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CONNECTION_LOST,
                           "The connection was closed (code %u%s%s)", code,
@@ -421,6 +446,14 @@ on_closed (SoupWebsocketConnection *connection,
   CompanionTunnel *self = user_data;
   GError *error = g_steal_pointer (&self->pending_error);
   gushort code = soup_websocket_connection_get_close_code (connection);
+
+  /* The peer's stated reason says more than a broken pipe that followed it. */
+  if (code >= 4000 && code < 5000 && !self->closing &&
+      g_error_matches (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CONNECTION_LOST))
+    {
+      g_clear_error (&error);
+      error = companion_tunnel_error_from_close (code, soup_websocket_connection_get_close_data (connection));
+    }
 
   if (error == NULL && self->closing)
     ;
@@ -507,6 +540,14 @@ schedule_timer (CompanionTunnel *self)
 }
 
 static void
+release_when_closed (SoupWebsocketConnection *connection,
+                     gpointer                 user_data)
+{
+  g_signal_handlers_disconnect_by_func (connection, release_when_closed, user_data);
+  g_object_unref (connection);
+}
+
+static void
 companion_tunnel_dispose (GObject *object)
 {
   CompanionTunnel *self = COMPANION_TUNNEL (object);
@@ -517,6 +558,12 @@ companion_tunnel_dispose (GObject *object)
       g_signal_handlers_disconnect_by_data (self->connection, self);
       if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)
         soup_websocket_connection_close (self->connection, COMPANION_CLOSE_NORMAL, NULL);
+      /* Dropping the last reference to a closing WebSocket makes libsoup cut
+       * the TCP connection at once, under frames still on their way (the
+       * close record, the close frame). Keep it until the closing handshake
+       * is over; libsoup gives up on a silent peer after a few seconds. */
+      if (soup_websocket_connection_get_state (self->connection) != SOUP_WEBSOCKET_STATE_CLOSED)
+        g_signal_connect (g_object_ref (self->connection), "closed", G_CALLBACK (release_when_closed), NULL);
     }
   g_clear_object (&self->connection);
   g_clear_object (&self->handshake);
@@ -616,6 +663,10 @@ companion_tunnel_close (CompanionTunnel   *self,
 {
   g_return_if_fail (COMPANION_IS_TUNNEL (self));
 
+  /* Once is enough: a second close (the desktop closes on an "unlink" record
+   * and again when it forgets the phone) must not send another record. */
+  if (self->closing)
+    return;
   if (self->state == COMPANION_TUNNEL_STATE_ESTABLISHED)
     send_simple_record (self, "close");
   if (self->state != COMPANION_TUNNEL_STATE_CLOSED &&
