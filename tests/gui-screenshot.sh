@@ -72,6 +72,7 @@ for scheme in default prefer-light prefer-dark; do
   echo "# $scheme: window showed $shown, phone decoded $scanned; safety codes $desk_code / $phone_code"
   [ -n "$shown" ] && [ "$shown" = "$scanned" ] || { echo "The decoded key is not the one shown"; exit 1; }
   [ ${#desk_code} -eq 6 ] && [ "$desk_code" = "$phone_code" ] || { echo "The safety codes differ"; exit 1; }
+  grep -q "A phone is pairing" "$work/app.log" || { cat "$work/app.log"; echo "The window never showed the pairing under way"; exit 1; }
   grep -q "Connected to Screenshot Phone" "$work/app.log" || { cat "$work/app.log"; echo "The window never saw the phone connect"; exit 1; }
   if grep -q CRITICAL "$work/app.log" || grep -q WARNING "$work/app.log"; then
     cat "$work/app.log"; echo "The app logged a warning ($scheme)"; exit 1

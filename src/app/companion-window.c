@@ -30,6 +30,7 @@ struct _CompanionWindow
   AdwStatusPage          *pairing_page;
   CompanionQrView        *qr_view;
   GtkLabel               *countdown_label;
+  GtkLabel               *pairing_status_label;
   GtkLabel               *address_label;
   AdwStatusPage          *linked_page;
   GtkLabel               *connection_label;
@@ -38,6 +39,8 @@ struct _CompanionWindow
 G_DEFINE_FINAL_TYPE (CompanionWindow, companion_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void update_linked_page (CompanionWindow *self);
+static void set_pairing_status (CompanionWindow *self,
+                                gboolean         pairing);
 
 static void
 update_countdown (CompanionWindow *self)
@@ -121,6 +124,7 @@ show_page (CompanionWindow *self)
     {
       if (offer != NULL)
         show_offer (self, offer);
+      set_pairing_status (self, FALSE);
       gtk_stack_set_visible_child_name (self->stack, "pairing");
     }
 }
@@ -164,11 +168,26 @@ update_linked_page (CompanionWindow *self)
 }
 
 static void
+set_pairing_status (CompanionWindow *self,
+                    gboolean         pairing)
+{
+  gtk_label_set_label (self->pairing_status_label,
+                       pairing ? _("Pairing with your phone…") : _("Waiting for your phone"));
+}
+
+static void
 on_offer_changed (CompanionWindow       *self,
                   CompanionPairingOffer *offer)
 {
   if (offer != NULL)
     show_offer (self, offer);
+}
+
+static void
+on_pairing_started (CompanionWindow *self)
+{
+  g_debug ("A phone is pairing");
+  set_pairing_status (self, TRUE);
 }
 
 static void
@@ -219,7 +238,10 @@ on_attempt_failed (CompanionWindow *self,
 {
   /* Connections that never authenticated only matter while pairing. */
   if (!companion_desktop_server_is_paired (self->server))
-    companion_window_show_error (self, error->message);
+    {
+      set_pairing_status (self, FALSE);
+      companion_window_show_error (self, error->message);
+    }
 }
 
 static void
@@ -292,6 +314,7 @@ companion_window_class_init (CompanionWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, pairing_page);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, qr_view);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, countdown_label);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, pairing_status_label);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, address_label);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, linked_page);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, connection_label);
@@ -325,6 +348,7 @@ companion_window_new (AdwApplication         *application,
   g_signal_connect_object (server, "disconnected", G_CALLBACK (on_disconnected), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "unlinked", G_CALLBACK (on_unlinked), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "attempt-failed", G_CALLBACK (on_attempt_failed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (server, "pairing-started", G_CALLBACK (on_pairing_started), self, G_CONNECT_SWAPPED);
 
   if (key_store_warning != NULL)
     {

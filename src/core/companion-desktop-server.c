@@ -75,6 +75,7 @@ enum {
   SIGNAL_DISCONNECTED,
   SIGNAL_UNLINKED,
   SIGNAL_ATTEMPT_FAILED,
+  SIGNAL_PAIRING_STARTED,
   N_SIGNALS
 };
 
@@ -513,6 +514,8 @@ handle_pair_message (CompanionDesktopServer  *self,
   companion_tunnel_set_timing (self->pairing_tunnel, self->handshake_deadline_ms, 0, self->idle_timeout_ms);
   self->confirm_timer_id = g_timeout_add (self->handshake_deadline_ms, on_confirm_deadline, self);
   companion_tunnel_start (self->pairing_tunnel);
+  if (self->pairing_tunnel != NULL)
+    g_signal_emit (self, signals[SIGNAL_PAIRING_STARTED], 0);
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -1025,6 +1028,8 @@ companion_desktop_server_class_init (CompanionDesktopServerClass *klass)
                                                NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
   signals[SIGNAL_UNLINKED] = g_signal_new ("unlinked", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_PAIRING_STARTED] = g_signal_new ("pairing-started", type, G_SIGNAL_RUN_LAST, 0, NULL,
+                                                  NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_ATTEMPT_FAILED] = g_signal_new ("attempt-failed", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }

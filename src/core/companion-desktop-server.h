@@ -35,7 +35,8 @@ GQuark                  companion_desktop_server_error_quark   (void);
  * pairing offer, the pairing handshake and the paired phone's sessions.
  * Signals: "offer-changed" (CompanionPairingOffer or NULL), "paired"
  * (phone name, safety code), "connected" (phone name), "disconnected"
- * (GError or NULL), "unlinked" (gboolean by_phone), "attempt-failed"
+ * (GError or NULL), "unlinked" (gboolean by_phone), "pairing-started" (a
+ * phone holding the current code is proving its secret), "attempt-failed"
  * (GError: a refused or failed connection; the server goes on). */
 CompanionDesktopServer *companion_desktop_server_new            (const char             *state_dir,
                                                                  CompanionKeyStore      *key_store,
