@@ -101,10 +101,9 @@ on_unlink_command (CompanionCommandReader *reader,
 }
 
 static void
-engine_event_string (Engine     *engine,
-                     const char *event,
-                     const char *key,
-                     const char *value)
+print_event (const char *event,
+             const char *key,
+             const char *value)
 {
   g_autoptr(JsonBuilder) builder = companion_json_line_begin (event);
 
@@ -215,7 +214,7 @@ on_connected (CompanionDesktopServer *server,
               Engine                 *engine)
 {
   if (engine->options->json)
-    engine_event_string (engine, "connected", "phone", phone_name);
+    print_event ("connected", "phone", phone_name);
   else
     {
       printf ("“%s” is connected.\n", phone_name);
@@ -231,7 +230,7 @@ on_disconnected (CompanionDesktopServer *server,
   const char *reason = error != NULL ? error->message : "closed";
 
   if (engine->options->json)
-    engine_event_string (engine, "disconnected", "reason", reason);
+    print_event ("disconnected", "reason", reason);
   else
     {
       printf ("The phone disconnected: %s\n", reason);
@@ -245,7 +244,7 @@ on_unlinked (CompanionDesktopServer *server,
              Engine                 *engine)
 {
   if (engine->options->json)
-    engine_event_string (engine, "unlinked", "by", by_phone ? "phone" : "desktop");
+    print_event ("unlinked", "by", by_phone ? "phone" : "desktop");
   else
     {
       printf ("The phone was unlinked%s.\n", by_phone ? " from the phone" : "");
@@ -261,7 +260,7 @@ on_attempt_failed (CompanionDesktopServer *server,
 {
   /* Refused connections are the other side's problem: report, go on. */
   if (engine->options->json)
-    engine_event_string (engine, "refused", "reason", error->message);
+    print_event ("refused", "reason", error->message);
   else
     fprintf (stderr, "companion-cli: refused a connection: %s\n", error->message);
 }
@@ -467,7 +466,7 @@ command_unlink (CliOptions *options)
     return fail (options, g_steal_pointer (&error));
 
   if (options->json)
-    engine_event_string (NULL, "unlinked", "phone", phone);
+    print_event ("unlinked", "phone", phone);
   else
     printf ("Unlinked “%s”. It is refused from now on; pair again with a new code.\n", phone);
   return 0;
