@@ -2042,6 +2042,60 @@ test_identity_missing (void)
   desktop_free (d);
 }
 
+static void
+on_session_record (GObject    *source,
+                   const char *type,
+                   JsonObject *record,
+                   char      **received)
+{
+  g_free (*received);
+  *received = g_strdup_printf ("%s:%s", type, json_object_get_string_member (record, "text"));
+}
+
+/* Records the session layer does not handle reach the layers above, in
+ * both directions, and only the detail asked for. */
+static void
+test_session_records (void)
+{
+  Desktop *d = desktop_new ();
+  Phone *p = phone_new ("Test phone");
+  g_autoptr(JsonObject) to_desktop = json_object_new ();
+  g_autoptr(JsonObject) to_phone = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *at_desktop = NULL;
+  g_autofree char *at_phone = NULL;
+  g_autofree char *other_detail = NULL;
+
+  /* Not connected: a clear error, nothing sent. */
+  json_object_set_string_member (to_phone, "type", "echo");
+  json_object_set_string_member (to_phone, "text", "to the phone");
+  g_assert_false (companion_desktop_server_send_record (d->server, to_phone, &error));
+  g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  pair_phone (d, p);
+  g_signal_connect (d->server, "session-record::echo", G_CALLBACK (on_session_record), &at_desktop);
+  g_signal_connect (d->server, "session-record::other", G_CALLBACK (on_session_record), &other_detail);
+  g_signal_connect (p->client, "session-record::echo", G_CALLBACK (on_session_record), &at_phone);
+
+  json_object_set_string_member (to_desktop, "type", "echo");
+  json_object_set_string_member (to_desktop, "text", "to the desktop");
+  g_assert_true (companion_phone_client_send_record (p->client, to_desktop, &error));
+  g_assert_no_error (error);
+  g_assert_true (companion_desktop_server_send_record (d->server, to_phone, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (at_desktop != NULL && at_phone != NULL);
+  g_assert_cmpstr (at_desktop, ==, "echo:to the desktop");
+  g_assert_cmpstr (at_phone, ==, "echo:to the phone");
+  g_assert_null (other_detail);
+
+  g_signal_handlers_disconnect_by_data (d->server, &at_desktop);
+  g_signal_handlers_disconnect_by_data (d->server, &other_detail);
+  g_signal_handlers_disconnect_by_data (p->client, &at_phone);
+  phone_free (p);
+  desktop_free (d);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2074,6 +2128,7 @@ main (int   argc,
   g_test_add_func ("/tunnel/keepalive-raw", test_keepalive_raw);
   g_test_add_func ("/tunnel/rekey", test_rekey);
   g_test_add_func ("/pairing/identity-missing", test_identity_missing);
+  g_test_add_func ("/tunnel/session-records", test_session_records);
 
   status = g_test_run ();
 

@@ -76,6 +76,7 @@ enum {
   SIGNAL_UNLINKED,
   SIGNAL_ATTEMPT_FAILED,
   SIGNAL_PAIRING_STARTED,
+  SIGNAL_SESSION_RECORD,
   N_SIGNALS
 };
 
@@ -548,8 +549,8 @@ on_session_record (CompanionTunnel        *tunnel,
       forget_phone (self, TRUE);
       return;
     }
-  /* Sync records are handled by later layers. */
-  g_debug ("Ignoring a %s record", type);
+  /* Everything else belongs to the layers above, such as sync. */
+  g_signal_emit (self, signals[SIGNAL_SESSION_RECORD], g_quark_from_string (type), type, record);
 }
 
 static void
@@ -1028,6 +1029,10 @@ companion_desktop_server_class_init (CompanionDesktopServerClass *klass)
                                                NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
   signals[SIGNAL_UNLINKED] = g_signal_new ("unlinked", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  /* Detailed by the record's type: "session-record::changes". */
+  signals[SIGNAL_SESSION_RECORD] = g_signal_new ("session-record", type,
+                                                 G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL,
+                                                 NULL, G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
   signals[SIGNAL_PAIRING_STARTED] = g_signal_new ("pairing-started", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                   NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_ATTEMPT_FAILED] = g_signal_new ("attempt-failed", type, G_SIGNAL_RUN_LAST, 0, NULL,
@@ -1114,4 +1119,21 @@ companion_desktop_server_unlink_offline (const char        *state_dir,
   /* A new identity is made at the next start. */
   return companion_pairing_record_save (record, state_dir, error) &&
          companion_key_store_delete_identity (key_store, error);
+}
+
+gboolean
+companion_desktop_server_send_record (CompanionDesktopServer *self,
+                                      JsonObject             *record,
+                                      GError                **error)
+{
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (self), FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+
+  if (self->session == NULL)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The phone is not connected");
+      return FALSE;
+    }
+  return companion_tunnel_send_record (self->session, record, error);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "companion-key-store.h"
 #include "companion-types.h"
@@ -37,7 +38,9 @@ GQuark                  companion_desktop_server_error_quark   (void);
  * (phone name, safety code), "connected" (phone name), "disconnected"
  * (GError or NULL), "unlinked" (gboolean by_phone), "pairing-started" (a
  * phone holding the current code is proving its secret), "attempt-failed"
- * (GError: a refused or failed connection; the server goes on). */
+ * (GError: a refused or failed connection; the server goes on),
+ * "session-record::TYPE" (type, JsonObject: a record of the paired phone's
+ * session that this layer does not handle itself). */
 CompanionDesktopServer *companion_desktop_server_new            (const char             *state_dir,
                                                                  CompanionKeyStore      *key_store,
                                                                  GError                **error);
@@ -55,6 +58,10 @@ gboolean                companion_desktop_server_is_paired      (CompanionDeskto
 gboolean                companion_desktop_server_is_connected   (CompanionDesktopServer *self);
 const char             *companion_desktop_server_get_phone_name (CompanionDesktopServer *self);
 const char             *companion_desktop_server_get_safety_code (CompanionDesktopServer *self);
+/* Sends a record to the connected phone; fails when it is not connected. */
+gboolean                companion_desktop_server_send_record    (CompanionDesktopServer *self,
+                                                                 JsonObject             *record,
+                                                                 GError                **error);
 gboolean                companion_desktop_server_unlink         (CompanionDesktopServer *self,
                                                                  GError                **error);
 /* Unlinks without starting the engine: for a linked desktop whose key is

@@ -56,6 +56,7 @@ enum {
   SIGNAL_DISCONNECTED,
   SIGNAL_PAIRING_FAILED,
   SIGNAL_UNLINKED,
+  SIGNAL_SESSION_RECORD,
   N_SIGNALS
 };
 
@@ -217,7 +218,8 @@ on_session_record (CompanionTunnel      *tunnel,
   else if (g_str_equal (type, "unlink"))
     forget_desktop (self, TRUE);
   else
-    g_debug ("Ignoring a %s record", type);
+    /* Everything else belongs to the layers above, such as sync. */
+    g_signal_emit (self, signals[SIGNAL_SESSION_RECORD], g_quark_from_string (type), type, record);
 }
 
 static void
@@ -558,6 +560,10 @@ companion_phone_client_class_init (CompanionPhoneClientClass *klass)
                                                NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
   signals[SIGNAL_PAIRING_FAILED] = g_signal_new ("pairing-failed", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  /* Detailed by the record's type: "session-record::sync-request". */
+  signals[SIGNAL_SESSION_RECORD] = g_signal_new ("session-record", type,
+                                                 G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL,
+                                                 NULL, G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
   signals[SIGNAL_UNLINKED] = g_signal_new ("unlinked", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 }
@@ -602,4 +608,21 @@ companion_phone_client_new (const char *state_dir,
   if (self->record == NULL)
     return NULL;
   return g_steal_pointer (&self);
+}
+
+gboolean
+companion_phone_client_send_record (CompanionPhoneClient *self,
+                                    JsonObject           *record,
+                                    GError              **error)
+{
+  g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+
+  if (self->tunnel == NULL || !self->connected)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The desktop is not connected");
+      return FALSE;
+    }
+  return companion_tunnel_send_record (self->tunnel, record, error);
 }

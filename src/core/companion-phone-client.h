@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "companion-types.h"
 
@@ -16,13 +17,19 @@ G_DECLARE_FINAL_TYPE (CompanionPhoneClient, companion_phone_client,
  * keeps a session to the paired desktop (KK), trying every address it knows
  * and reconnecting with backoff. Signals: "paired" (desktop name, safety
  * code), "connected" (desktop name), "disconnected" (GError or NULL),
- * "pairing-failed" (GError), "unlinked" (gboolean by_desktop). */
+ * "pairing-failed" (GError), "unlinked" (gboolean by_desktop),
+ * "session-record::TYPE" (type, JsonObject: a record of the session that
+ * this layer does not handle itself). */
 CompanionPhoneClient *companion_phone_client_new              (const char              *state_dir,
                                                                const char              *phone_name,
                                                                GError                 **error);
 void                  companion_phone_client_pair             (CompanionPhoneClient    *self,
                                                                CompanionPairingPayload *payload);
 gboolean              companion_phone_client_connect          (CompanionPhoneClient    *self,
+                                                               GError                 **error);
+/* Sends a record to the connected desktop; fails when it is not connected. */
+gboolean              companion_phone_client_send_record      (CompanionPhoneClient    *self,
+                                                               JsonObject              *record,
                                                                GError                 **error);
 gboolean              companion_phone_client_unlink           (CompanionPhoneClient    *self,
                                                                GError                 **error);
