@@ -784,7 +784,7 @@ validate_message (Check *check)
   if (!get_ref (check, "chat", FALSE, FALSE, &chat) ||
       !get_ref (check, "from", TRUE, FALSE, &from) ||
       !get_time (check, "time", FALSE, &present, &time) ||
-      !get_string (check, "text", FALSE, 0, 65536, &text) ||
+      !get_string (check, "text", FALSE, 0, 49152, &text) ||
       !get_ref (check, "media", TRUE, TRUE, &media) ||
       !get_ref (check, "reply_to", TRUE, FALSE, &reply_to) ||
       !get_enum (check, "status", TRUE, message_statuses, &status) ||

@@ -30,8 +30,9 @@ typedef enum
   COMPANION_RECORD_ERROR_INVALID_CHANGE,  /* a change without seq/op/entity/record/id as required */
 } CompanionRecordError;
 
-/* The most bytes a record's canonical JSON may take. */
-#define COMPANION_RECORD_MAX_SIZE (96 * 1024)
+/* The most bytes a record's canonical JSON may take: with its envelope it
+ * must fit in one Noise transport message (65 519 bytes of plaintext). */
+#define COMPANION_RECORD_MAX_SIZE (60 * 1024)
 
 GQuark           companion_record_error_quark    (void);
 
