@@ -12,10 +12,13 @@
 
 #include "companion-command-reader.h"
 #include "companion-core.h"
+#include "companion-fixture.h"
+#include "companion-generator.h"
 #include "companion-json-line.h"
 #include "companion-network.h"
 #include "companion-pairing-payload.h"
 #include "companion-phone-client.h"
+#include "companion-phone-store.h"
 #include "companion-qr-scanner.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
@@ -24,6 +27,8 @@ typedef struct
 {
   char     *state_dir;
   char     *name;
+  char     *generate;
+  char     *fixture;
   gboolean  json;
 } PhoneOptions;
 
@@ -225,6 +230,127 @@ on_stop_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+print_loaded (PhoneOptions *options,
+              const char   *event,
+              const char   *source,
+              guint         contacts,
+              guint         chats,
+              guint         messages,
+              guint         media,
+              guint         calls,
+              guint64       last_seq,
+              double        seconds)
+{
+  if (options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin (event);
+
+      json_builder_set_member_name (builder, "source");
+      json_builder_add_string_value (builder, source);
+      json_builder_set_member_name (builder, "contacts");
+      json_builder_add_int_value (builder, contacts);
+      json_builder_set_member_name (builder, "chats");
+      json_builder_add_int_value (builder, chats);
+      json_builder_set_member_name (builder, "messages");
+      json_builder_add_int_value (builder, messages);
+      json_builder_set_member_name (builder, "media");
+      json_builder_add_int_value (builder, media);
+      json_builder_set_member_name (builder, "calls");
+      json_builder_add_int_value (builder, calls);
+      json_builder_set_member_name (builder, "last_seq");
+      json_builder_add_int_value (builder, (gint64) last_seq);
+      json_builder_set_member_name (builder, "seconds");
+      json_builder_add_double_value (builder, seconds);
+      companion_json_line_print (builder);
+      return;
+    }
+  printf ("%s %s: %u contacts, %u chats, %u messages, %u media, %u calls in %.2f s\n",
+          g_str_equal (event, "generated") ? "Generated" : "Loaded", source,
+          contacts, chats, messages, media, calls, seconds);
+  fflush (stdout);
+}
+
+/* --generate SPEC or --fixture FILE: the phone's data, before it pairs or
+ * connects. Only into an empty store: nothing is ever merged. */
+static gboolean
+load_phone_data (PhoneOptions *options,
+                 const char   *state_dir,
+                 GError      **error)
+{
+  g_autoptr(CompanionPhoneStore) store = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gint64 started;
+
+  if (options->generate == NULL && options->fixture == NULL)
+    return TRUE;
+
+  store = companion_phone_store_open (state_dir, error);
+  if (store == NULL)
+    return FALSE;
+  if (!companion_phone_store_is_empty (store, &local_error))
+    {
+      if (local_error != NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      else
+        g_set_error (error, COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_NOT_EMPTY,
+                     "The phone in “%s” already has data: use a new --state-dir to %s",
+                     state_dir, options->generate != NULL ? "generate" : "load a fixture");
+      return FALSE;
+    }
+
+  started = g_get_monotonic_time ();
+  if (options->generate != NULL)
+    {
+      CompanionGeneratorSpec spec;
+      CompanionGeneratorCounts counts = { 0 };
+
+      if (!companion_generator_parse_spec (options->generate, &spec, error) ||
+          !companion_generator_run (store, &spec, &counts, error))
+        return FALSE;
+      print_loaded (options, "generated", options->generate, counts.contacts, counts.chats,
+                    counts.messages, counts.media, counts.calls, counts.last_seq,
+                    (g_get_monotonic_time () - started) / 1e6);
+    }
+  else
+    {
+      CompanionFixtureCounts counts = { 0 };
+
+      if (!companion_fixture_load (store, options->fixture, &counts, error))
+        return FALSE;
+      print_loaded (options, "loaded", options->fixture, counts.contacts, counts.chats,
+                    counts.messages, counts.media, counts.calls, counts.last_seq,
+                    (g_get_monotonic_time () - started) / 1e6);
+    }
+  return TRUE;
+}
+
+static int
+command_export (PhoneOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CompanionPhoneStore) store = NULL;
+  g_autoptr(CompanionExport) export = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *text = NULL;
+  gsize length = 0;
+
+  state_dir = companion_state_dir_ensure (options->state_dir, "companion-phone", &error);
+  if (state_dir == NULL)
+    return fail (options, g_steal_pointer (&error));
+  store = companion_phone_store_open (state_dir, &error);
+  if (store == NULL)
+    return fail (options, g_steal_pointer (&error));
+  export = companion_phone_store_export (store, &error);
+  if (export == NULL)
+    return fail (options, g_steal_pointer (&error));
+  text = companion_export_to_string (export, &length);
+  if (fwrite (text, 1, length, stdout) != length || fflush (stdout) != 0)
+    return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                               "Cannot write the export on standard output"));
+  return 0;
+}
+
 static int
 run_phone (PhoneOptions            *options,
            CompanionPairingPayload *payload)
@@ -249,6 +375,11 @@ run_phone (PhoneOptions            *options,
     return fail (options, g_error_new (G_IO_ERROR, G_IO_ERROR_EXISTS,
                                        "This phone is already linked to “%s”: unlink it first",
                                        companion_phone_client_get_desktop_name (client)));
+
+  /* An unpaired "run" fails below before anything is loaded. */
+  if ((payload != NULL || companion_phone_client_is_paired (client)) &&
+      !load_phone_data (options, state_dir, &error))
+    return fail (options, g_steal_pointer (&error));
 
   loop = g_main_loop_new (NULL, FALSE);
   phone.options = options;
@@ -333,6 +464,10 @@ main (int   argc,
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.state_dir, "State folder", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json, "Print JSON-line events on stdout", NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &options.name, "The phone's name shown on the desktop", "NAME" },
+    { "generate", 0, 0, G_OPTION_ARG_STRING, &options.generate,
+      "Fill the empty phone with generated data (chats=N,messages=N,media=N,calls=N,seed=N)", "SPEC" },
+    { "fixture", 0, 0, G_OPTION_ARG_FILENAME, &options.fixture,
+      "Fill the empty phone from a JSON fixture (docs/fixture.md)", "FILE" },
     { NULL }
   };
 
@@ -373,18 +508,30 @@ main (int   argc,
       fprintf (stderr, "companion-phone %s: %s\n", command, error->message);
       g_free (options.state_dir);
       g_free (options.name);
+      g_free (options.generate);
+      g_free (options.fixture);
       return 2;
     }
 
-  if (g_str_equal (command, "scan"))
+  if (options.generate != NULL && options.fixture != NULL)
+    {
+      fprintf (stderr, "companion-phone %s: --generate and --fixture cannot be used together\n", command);
+      status = 2;
+    }
+  else if (g_str_equal (command, "export") && (options.generate != NULL || options.fixture != NULL))
+    {
+      fprintf (stderr, "companion-phone export: --generate and --fixture belong to scan and run\n");
+      status = 2;
+    }
+  else if (g_str_equal (command, "scan"))
     {
       if (g_strv_length (args) != 2)
         {
           fprintf (stderr, "companion-phone scan: give exactly one IMAGE to scan\n");
-          g_free (options.state_dir);
-          return 2;
+          status = 2;
         }
-      status = command_scan (&options, args[1]);
+      else
+        status = command_scan (&options, args[1]);
     }
   else if (g_str_equal (command, "run") && g_strv_length (args) == 1)
     status = run_phone (&options, NULL);
@@ -393,11 +540,17 @@ main (int   argc,
       fprintf (stderr, "companion-phone run: unexpected argument “%s”\n", args[1]);
       status = 2;
     }
+  else if (g_strv_length (args) == 1)
+    status = command_export (&options);
   else
-    status = fail (&options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                                  "There is no phone data to export yet"));
+    {
+      fprintf (stderr, "companion-phone export: unexpected argument “%s”\n", args[1]);
+      status = 2;
+    }
 
   g_free (options.state_dir);
   g_free (options.name);
+  g_free (options.generate);
+  g_free (options.fixture);
   return status;
 }
