@@ -44,16 +44,25 @@ cli_pid=$!
 wait_for "$demo/cli.out" "Scan this code"
 cat "$demo/cli.out"
 
-echo "== Phone: companion-phone scan (zbar reads the PNG, then the two pair)"
+echo "== Phone: companion-phone scan (zbar reads the PNG, then the two pair and sync)"
 _build/src/phone/companion-phone scan "$demo/qr.png" --state-dir "$demo/phone" \
-  --name "Demo Phone" <&4 > "$demo/phone.out" 2>"$demo/phone.err" &
+  --name "Demo Phone" --generate chats=40,messages=5000,media=12,calls=80,seed=1 \
+  <&4 > "$demo/phone.out" 2>"$demo/phone.err" &
 phone_pid=$!
 wait_for "$demo/phone.out" "Connected to"
-wait_for "$demo/cli.out" "is connected"
+wait_for "$demo/cli.out" "Mirrored up to change"
 cat "$demo/phone.out"
 echo
-echo "== Desktop after pairing"
+echo "== Desktop after pairing: the phone's data is mirrored"
 sed -n '/Linked with/,$p' "$demo/cli.out"
+_build/src/cli/companion-cli export --state-dir "$demo/desktop" > "$demo/desktop.json"
+_build/src/phone/companion-phone export --state-dir "$demo/phone" > "$demo/phone.json"
+if cmp -s "$demo/desktop.json" "$demo/phone.json"; then
+  echo "companion-cli export and companion-phone export are identical ($(wc -c < "$demo/desktop.json") bytes)."
+else
+  echo "The exports differ!" >&2
+  exit 1
+fi
 
 echo
 echo "== Both restart: they find each other again with Noise KK, no code"
@@ -76,4 +85,4 @@ wait "$phone_pid"; phone_pid=
 tail -n 1 "$demo/run.out"
 tail -n 1 "$demo/phone-run.out"
 echo
-echo "Paired through a QR image, reconnected and unlinked. Chat mirroring comes next."
+echo "Paired through a QR image, mirrored, reconnected and unlinked."

@@ -75,7 +75,7 @@ run (const char *first, ...)
   g_subprocess_communicate_utf8 (process, NULL, NULL, &result.out, &result.err, &error);
   g_assert_no_error (error);
   result.status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
-  g_test_message ("%s → %d\n%s%s", (char *) argv->pdata[1], result.status, result.out, result.err);
+  g_test_message ("%s → %d\n%.2000s%.2000s", (char *) argv->pdata[1], result.status, result.out, result.err);
   return result;
 }
 
@@ -261,6 +261,65 @@ test_reconnect_refused_after_unlink (void)
   g_assert_cmpint (test_process_finish (cli), ==, 0);
 }
 
+/* First sync with real processes: generated phone data reaches the
+ * desktop, and the two exports are the same bytes. */
+static void
+test_first_sync (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("companion-sync-XXXXXX", NULL);
+  g_autofree char *png = g_build_filename (dir, "qr.png", NULL);
+  g_autofree char *desk = g_build_filename (dir, "desktop", NULL);
+  g_autofree char *phone_state = g_build_filename (dir, "phone", NULL);
+  g_autoptr(JsonObject) event = NULL;
+  g_autoptr(JsonObject) synced = NULL;
+  TestProcess *cli, *phone;
+  Result desk_export, phone_export;
+
+  keyring_env ();
+  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+                            "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
+  event = test_process_wait_event (cli, "qr");
+  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+                              "--generate", "chats=50,messages=20000,media=40,calls=300,seed=7", NULL);
+  g_clear_pointer (&event, json_object_unref);
+  event = test_process_wait_event (phone, "generated");
+  g_assert_cmpint (json_object_get_int_member (event, "messages"), ==, 20000);
+
+  /* The chat list comes before any history. */
+  g_clear_pointer (&event, json_object_unref);
+  event = test_process_wait_event (cli, "sync-progress");
+  g_assert_cmpstr (json_object_get_string_member (event, "entity"), ==, "contact");
+  synced = test_process_wait_event (cli, "synced");
+  g_assert_cmpint (json_object_get_int_member (synced, "messages"), ==, 20000);
+  g_assert_cmpint (json_object_get_int_member (synced, "chats"), ==, 50);
+  g_assert_cmpint (json_object_get_int_member (synced, "media"), ==, 40);
+  g_assert_cmpint (json_object_get_int_member (synced, "calls"), ==, 300);
+  g_assert_cmpint (json_object_get_int_member (synced, "cursor"), >, 20000);
+  {
+    const char *seen = test_process_get_output (cli);
+    const char *chats = strstr (seen, "\"entity\":\"chat\"");
+    const char *calls = strstr (seen, "\"entity\":\"call\"");
+    g_assert_nonnull (chats);
+    g_assert_nonnull (calls);
+    g_assert_true (chats < calls);
+  }
+
+  test_process_send (phone, "{\"type\": \"quit\"}");
+  test_process_send (cli, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
+  g_assert_cmpint (test_process_finish (cli), ==, 0);
+
+  desk_export = run (program ("COMPANION_CLI"), "export", "--state-dir", desk, NULL);
+  phone_export = run (program ("COMPANION_PHONE"), "export", "--state-dir", phone_state, NULL);
+  g_assert_cmpint (desk_export.status, ==, 0);
+  g_assert_cmpint (phone_export.status, ==, 0);
+  g_assert_cmpuint (strlen (desk_export.out), >, 1000000);
+  g_assert_true (g_str_has_suffix (desk_export.out, "}\n"));
+  g_assert_true (g_str_equal (desk_export.out, phone_export.out));
+  result_clear (&desk_export);
+  result_clear (&phone_export);
+}
+
 static void
 write_code (const char *path,
             const char *text)
@@ -400,6 +459,7 @@ main (int   argc,
 
   g_test_add_func ("/programs/pair-reconnect-unlink", test_pair_reconnect_unlink);
   g_test_add_func ("/programs/reconnect-refused-after-unlink", test_reconnect_refused_after_unlink);
+  g_test_add_func ("/programs/first-sync", test_first_sync);
   g_test_add_func ("/programs/scan-errors", test_scan_errors);
   g_test_add_func ("/programs/usage-errors", test_usage_errors);
   g_test_add_func ("/programs/status-and-version", test_status_and_version);

@@ -14,6 +14,9 @@
 #include "companion-command-reader.h"
 #include "companion-core.h"
 #include "companion-desktop-server.h"
+#include "companion-desktop-sync.h"
+#include "companion-mirror-store.h"
+#include "companion-record.h"
 #include "companion-json-line.h"
 #include "companion-network.h"
 #include "companion-pairing-offer.h"
@@ -74,6 +77,7 @@ typedef struct
   CliOptions             *options;
   CompanionDesktopServer *server;
   GMainLoop              *loop;
+  CompanionMirrorStore   *mirror;
   gboolean                pairing;  /* `pair`: show codes until paired */
   int                     status;
 } Engine;
@@ -265,6 +269,72 @@ on_attempt_failed (CompanionDesktopServer *server,
     fprintf (stderr, "companion-cli: refused a connection: %s\n", error->message);
 }
 
+static void
+on_sync_progress (CompanionDesktopSync *sync,
+                  const char           *entity,
+                  guint                 records,
+                  Engine               *engine)
+{
+  if (engine->options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("sync-progress");
+
+      json_builder_set_member_name (builder, "entity");
+      json_builder_add_string_value (builder, entity);
+      json_builder_set_member_name (builder, "records");
+      json_builder_add_int_value (builder, records);
+      companion_json_line_print (builder);
+    }
+}
+
+static void
+on_synced (CompanionDesktopSync *sync,
+           guint64               cursor,
+           Engine               *engine)
+{
+  static const CompanionEntity shown[] = {
+    COMPANION_ENTITY_CHAT, COMPANION_ENTITY_MESSAGE, COMPANION_ENTITY_MEDIA,
+    COMPANION_ENTITY_CALL, COMPANION_ENTITY_CONTACT,
+  };
+  gint64 counts[G_N_ELEMENTS (shown)];
+
+  for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
+    counts[i] = companion_mirror_store_count (engine->mirror, shown[i], NULL);
+
+  if (engine->options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("synced");
+
+      json_builder_set_member_name (builder, "cursor");
+      json_builder_add_int_value (builder, (gint64) cursor);
+      for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%ss", companion_entity_to_string (shown[i]));
+          json_builder_set_member_name (builder, g_str_equal (name, "medias") ? "media" : name);
+          json_builder_add_int_value (builder, counts[i]);
+        }
+      companion_json_line_print (builder);
+    }
+  else
+    {
+      printf ("Mirrored up to change %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " chats, %" G_GINT64_FORMAT
+              " messages, %" G_GINT64_FORMAT " media, %" G_GINT64_FORMAT " calls, %" G_GINT64_FORMAT
+              " contacts.\n", cursor, counts[0], counts[1], counts[2], counts[3], counts[4]);
+      fflush (stdout);
+    }
+}
+
+static void
+on_sync_failed (CompanionDesktopSync *sync,
+                GError               *error,
+                Engine               *engine)
+{
+  if (engine->options->json)
+    print_event ("sync-failed", "reason", error->message);
+  else
+    fprintf (stderr, "companion-cli: a sync batch was refused and not applied: %s\n", error->message);
+}
+
 static CompanionDesktopServer *
 open_server (CliOptions         *options,
              char              **state_dir_out,
@@ -305,6 +375,9 @@ run_engine (CliOptions *options,
   g_autoptr(GString) listing = g_string_new (NULL);
   g_autoptr(GInputStream) stdin_stream = NULL;
   g_autoptr(CompanionCommandReader) commands = NULL;
+  g_autoptr(CompanionMirrorStore) mirror = NULL;
+  g_autoptr(CompanionDesktopSync) sync = NULL;
+  g_autofree char *state_dir = NULL;
   Engine engine = { 0 };
   guint sigint_id, sigterm_id;
 
@@ -316,8 +389,11 @@ run_engine (CliOptions *options,
         return fail (options, g_steal_pointer (&error));
     }
 
-  server = open_server (options, NULL, NULL, &error);
+  server = open_server (options, &state_dir, NULL, &error);
   if (server == NULL)
+    return fail (options, g_steal_pointer (&error));
+  mirror = companion_mirror_store_open (state_dir, &error);
+  if (mirror == NULL)
     return fail (options, g_steal_pointer (&error));
 
   if (pairing && companion_desktop_server_is_paired (server))
@@ -334,7 +410,12 @@ run_engine (CliOptions *options,
   engine.options = options;
   engine.server = server;
   engine.loop = loop;
+  engine.mirror = mirror;
   engine.pairing = FALSE;
+  sync = companion_desktop_sync_new (server, mirror);
+  g_signal_connect (sync, "progress", G_CALLBACK (on_sync_progress), &engine);
+  g_signal_connect (sync, "synced", G_CALLBACK (on_synced), &engine);
+  g_signal_connect (sync, "failed", G_CALLBACK (on_sync_failed), &engine);
   g_signal_connect (server, "offer-changed", G_CALLBACK (on_offer_changed), &engine);
   g_signal_connect (server, "paired", G_CALLBACK (on_paired), &engine);
   g_signal_connect (server, "connected", G_CALLBACK (on_connected), &engine);
@@ -391,6 +472,7 @@ run_engine (CliOptions *options,
   if (options->qr_png != NULL)
     g_unlink (options->qr_png);
   g_signal_handlers_disconnect_by_data (server, &engine);
+  g_signal_handlers_disconnect_by_data (sync, &engine);
   return engine.status;
 }
 
@@ -476,16 +558,24 @@ static int
 command_export (CliOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CompanionDesktopServer) server = open_server (options, NULL, NULL, &error);
+  g_autoptr(CompanionMirrorStore) mirror = NULL;
+  g_autoptr(CompanionExport) export = NULL;
+  g_autofree char *state_dir = companion_state_dir_ensure (options->state_dir, "companion", &error);
+  g_autofree char *text = NULL;
+  gsize length = 0;
 
-  if (server == NULL)
+  if (state_dir == NULL)
     return fail (options, g_steal_pointer (&error));
-  if (!companion_desktop_server_is_paired (server))
-    return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                                               "This desktop is not paired with a phone: "
-                                               "run “companion-cli pair” first"));
-  return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                             "There is no mirrored data to export yet"));
+  mirror = companion_mirror_store_open (state_dir, &error);
+  if (mirror == NULL)
+    return fail (options, g_steal_pointer (&error));
+  export = companion_mirror_store_export (mirror, &error);
+  if (export == NULL)
+    return fail (options, g_steal_pointer (&error));
+  text = companion_export_to_string (export, &length);
+  if (fwrite (text, 1, length, stdout) != length || fflush (stdout) != 0)
+    return fail (options, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot write the export"));
+  return 0;
 }
 
 typedef struct

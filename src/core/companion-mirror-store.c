@@ -1801,6 +1801,35 @@ fail:
 }
 
 gboolean
+companion_mirror_store_reset (CompanionMirrorStore  *self,
+                              GError               **error)
+{
+  g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Children before parents for the foreign keys; the outbox and the media
+   * files (content-addressed, still valid) stay. */
+  if (!begin_write (self, error))
+    return FALSE;
+  if (!exec_static (self, "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')", error) ||
+      !exec_static (self, "DELETE FROM fts_pending", error) ||
+      !exec_static (self, "DELETE FROM call_participants", error) ||
+      !exec_static (self, "DELETE FROM calls", error) ||
+      !exec_static (self, "DELETE FROM messages", error) ||
+      !exec_static (self, "DELETE FROM chat_participants", error) ||
+      !exec_static (self, "DELETE FROM chats", error) ||
+      !exec_static (self, "DELETE FROM media", error) ||
+      !exec_static (self, "DELETE FROM contacts", error) ||
+      !exec_static (self, "UPDATE sync_state SET cursor = 0, snapshot_progress = NULL", error) ||
+      !commit (self, error))
+    {
+      rollback (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 companion_mirror_store_set_snapshot_progress (CompanionMirrorStore  *self,
                                               const char            *progress,
                                               GError               **error)

@@ -143,6 +143,11 @@ gboolean   companion_mirror_store_finish_snapshot     (CompanionMirrorStore  *se
                                                        GError               **error);
 /* Opaque text (JSON) with which the sync engine resumes a first sync; NULL
  * clears it. At most 64 KiB of UTF-8. */
+/* Forgets every mirrored record and sets the cursor back to 0, before a
+ * snapshot starts over: what an interrupted one left may since have been
+ * deleted on the phone. The outbox and the media files stay. */
+gboolean   companion_mirror_store_reset               (CompanionMirrorStore  *self,
+                                                       GError               **error);
 gboolean   companion_mirror_store_set_snapshot_progress (CompanionMirrorStore  *self,
                                                          const char            *progress,
                                                          GError               **error);

@@ -19,6 +19,7 @@
 #include "companion-pairing-payload.h"
 #include "companion-phone-client.h"
 #include "companion-phone-store.h"
+#include "companion-phone-sync.h"
 #include "companion-qr-scanner.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
@@ -360,6 +361,8 @@ run_phone (PhoneOptions            *options,
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GInputStream) stdin_stream = NULL;
   g_autoptr(CompanionCommandReader) commands = NULL;
+  g_autoptr(CompanionPhoneStore) store = NULL;
+  g_autoptr(CompanionPhoneSync) sync = NULL;
   g_autofree char *state_dir = NULL;
   Phone phone = { 0 };
   guint sigint_id, sigterm_id;
@@ -380,6 +383,11 @@ run_phone (PhoneOptions            *options,
   if ((payload != NULL || companion_phone_client_is_paired (client)) &&
       !load_phone_data (options, state_dir, &error))
     return fail (options, g_steal_pointer (&error));
+
+  store = companion_phone_store_open (state_dir, &error);
+  if (store == NULL)
+    return fail (options, g_steal_pointer (&error));
+  sync = companion_phone_sync_new (client, store);
 
   loop = g_main_loop_new (NULL, FALSE);
   phone.options = options;

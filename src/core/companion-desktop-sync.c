@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "companion-desktop-sync"
+
+#include "config.h"
+
+#include "companion-desktop-sync.h"
+#include "companion-record.h"
+#include "companion-session-protocol.h"
+
+struct _CompanionDesktopSync
+{
+  GObject                 parent_instance;
+
+  CompanionDesktopServer *server;
+  CompanionMirrorStore   *store;
+  gboolean                stopped;   /* a refused page: wait for the next session */
+};
+
+G_DEFINE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_PROGRESS,
+  SIGNAL_SYNCED,
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+fail (CompanionDesktopSync *self,
+      GError               *error)
+{
+  /* No acknowledgement: the phone sends nothing more this session, and
+   * the next connection starts again from the committed cursor. */
+  self->stopped = TRUE;
+  g_warning ("Sync stopped: %s", error->message);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
+  g_error_free (error);
+}
+
+static void
+acknowledge (CompanionDesktopSync *self)
+{
+  g_autoptr(JsonObject) ack = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (ack, "type", "ack");
+  json_object_set_int_member (ack, "cursor", (gint64) companion_mirror_store_get_cursor (self->store));
+  if (!companion_desktop_server_send_record (self->server, ack, &error))
+    g_debug ("Could not acknowledge: %s", error->message);
+}
+
+static GError *
+protocol_error (const char *message)
+{
+  return g_error_new_literal (COMPANION_PROTOCOL_ERROR, COMPANION_PROTOCOL_ERROR_INVALID_FIELD, message);
+}
+
+static void
+on_connected (CompanionDesktopSync *self)
+{
+  g_autoptr(JsonObject) request = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  guint64 cursor = companion_mirror_store_get_cursor (self->store);
+
+  self->stopped = FALSE;
+  /* With no cursor, what an interrupted snapshot left may be stale. */
+  if (cursor == 0 && !companion_mirror_store_reset (self->store, &error))
+    {
+      fail (self, g_steal_pointer (&error));
+      return;
+    }
+  json_object_set_string_member (request, "type", "sync-request");
+  json_object_set_int_member (request, "cursor", (gint64) cursor);
+  if (!companion_desktop_server_send_record (self->server, request, &error))
+    g_debug ("Could not ask for changes: %s", error->message);
+}
+
+static void
+on_snapshot (CompanionDesktopServer *server,
+             const char             *type,
+             JsonObject             *record,
+             CompanionDesktopSync   *self)
+{
+  g_autoptr(GPtrArray) records = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  const char *entity_name = json_object_get_string_member_with_default (record, "entity", "");
+  JsonNode *list = json_object_get_member (record, "records");
+  CompanionEntity entity;
+  JsonArray *array;
+
+  if (self->stopped)
+    return;
+  if (!companion_entity_from_string (entity_name, &entity))
+    {
+      fail (self, g_error_new (COMPANION_RECORD_ERROR, COMPANION_RECORD_ERROR_UNKNOWN_ENTITY,
+                               "A snapshot page names an unknown entity “%.32s”", entity_name));
+      return;
+    }
+  if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+    {
+      fail (self, protocol_error ("A snapshot page has no “records” list"));
+      return;
+    }
+  array = json_node_get_array (list);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+
+      if (!JSON_NODE_HOLDS_OBJECT (item))
+        {
+          fail (self, protocol_error ("A snapshot page holds something that is not a record"));
+          return;
+        }
+      g_ptr_array_add (records, json_node_get_object (item));
+    }
+
+  if (!companion_mirror_store_apply_snapshot (self->store, entity, records, &error))
+    {
+      fail (self, g_steal_pointer (&error));
+      return;
+    }
+  acknowledge (self);
+  g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, entity_name, records->len);
+}
+
+static void
+on_snapshot_end (CompanionDesktopServer *server,
+                 const char             *type,
+                 JsonObject             *record,
+                 CompanionDesktopSync   *self)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 seq = json_object_get_int_member_with_default (record, "seq", -1);
+
+  if (self->stopped)
+    return;
+  if (seq < 0)
+    {
+      fail (self, protocol_error ("The snapshot's end has no “seq”"));
+      return;
+    }
+  if (!companion_mirror_store_finish_snapshot (self->store, (guint64) seq, &error))
+    {
+      fail (self, g_steal_pointer (&error));
+      return;
+    }
+  acknowledge (self);
+  g_signal_emit (self, signals[SIGNAL_SYNCED], 0, (guint64) seq);
+}
+
+static void
+on_changes (CompanionDesktopServer *server,
+            const char             *type,
+            JsonObject             *record,
+            CompanionDesktopSync   *self)
+{
+  g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_change_free);
+  g_autoptr(GError) error = NULL;
+  JsonNode *list = json_object_get_member (record, "changes");
+  JsonArray *array;
+
+  if (self->stopped)
+    return;
+  if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+    {
+      fail (self, protocol_error ("A batch of changes has no “changes” list"));
+      return;
+    }
+  array = json_node_get_array (list);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+      CompanionChange *change;
+
+      if (!JSON_NODE_HOLDS_OBJECT (item))
+        {
+          fail (self, protocol_error ("A batch of changes holds something that is not a change"));
+          return;
+        }
+      change = companion_change_parse (json_node_get_object (item), &error);
+      if (change == NULL)
+        {
+          fail (self, g_steal_pointer (&error));
+          return;
+        }
+      g_ptr_array_add (changes, change);
+    }
+
+  if (!companion_mirror_store_apply_changes (self->store, changes, &error))
+    {
+      fail (self, g_steal_pointer (&error));
+      return;
+    }
+  acknowledge (self);
+  g_signal_emit (self, signals[SIGNAL_SYNCED], 0, companion_mirror_store_get_cursor (self->store));
+}
+
+static void
+companion_desktop_sync_dispose (GObject *object)
+{
+  CompanionDesktopSync *self = COMPANION_DESKTOP_SYNC (object);
+
+  if (self->server != NULL)
+    g_signal_handlers_disconnect_by_data (self->server, self);
+  g_clear_object (&self->server);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (companion_desktop_sync_parent_class)->dispose (object);
+}
+
+static void
+companion_desktop_sync_class_init (CompanionDesktopSyncClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  object_class->dispose = companion_desktop_sync_dispose;
+
+  signals[SIGNAL_PROGRESS] = g_signal_new ("progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
+  signals[SIGNAL_SYNCED] = g_signal_new ("synced", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                         G_TYPE_NONE, 1, G_TYPE_UINT64);
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                         G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+companion_desktop_sync_init (CompanionDesktopSync *self)
+{
+}
+
+CompanionDesktopSync *
+companion_desktop_sync_new (CompanionDesktopServer *server,
+                            CompanionMirrorStore   *store)
+{
+  CompanionDesktopSync *self;
+
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (server), NULL);
+  g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (store), NULL);
+
+  self = g_object_new (COMPANION_TYPE_DESKTOP_SYNC, NULL);
+  self->server = g_object_ref (server);
+  self->store = g_object_ref (store);
+  g_signal_connect_swapped (server, "connected", G_CALLBACK (on_connected), self);
+  g_signal_connect (server, "session-record::snapshot", G_CALLBACK (on_snapshot), self);
+  g_signal_connect (server, "session-record::snapshot-end", G_CALLBACK (on_snapshot_end), self);
+  g_signal_connect (server, "session-record::changes", G_CALLBACK (on_changes), self);
+  return self;
+}

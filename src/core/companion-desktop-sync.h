@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "companion-desktop-server.h"
+#include "companion-mirror-store.h"
+
+G_BEGIN_DECLS
+
+#define COMPANION_TYPE_DESKTOP_SYNC (companion_desktop_sync_get_type ())
+
+G_DECLARE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, COMPANION, DESKTOP_SYNC, GObject)
+
+/* The desktop's side of sync (docs/protocol.md, "Sync"): asks the paired
+ * phone for everything after its cursor whenever it connects, applies
+ * snapshot pages and change batches to the mirror, and acknowledges each
+ * after it is committed. Signals: "progress" (entity name, records in the
+ * page), "synced" (guint64 cursor: the snapshot is complete or a batch of
+ * changes was committed), "failed" (GError: a page or batch was refused and
+ * not applied; nothing already stored is lost). */
+CompanionDesktopSync *companion_desktop_sync_new (CompanionDesktopServer *server,
+                                                  CompanionMirrorStore   *store);
+
+G_END_DECLS

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "companion-phone-sync"
+
+#include "config.h"
+
+#include "companion-phone-sync.h"
+#include "companion-record.h"
+#include "companion-sync-protocol.h"
+
+typedef enum
+{
+  PHASE_IDLE,
+  PHASE_CONTACTS,
+  PHASE_MEDIA,
+  PHASE_CHATS,
+  PHASE_MESSAGES,
+  PHASE_CALLS,
+  PHASE_END,
+  PHASE_LIVE,
+} Phase;
+
+struct _CompanionPhoneSync
+{
+  GObject               parent_instance;
+
+  CompanionPhoneClient *client;
+  CompanionPhoneStore  *store;
+
+  Phase                 phase;
+  guint64               snapshot_seq;  /* the log position the snapshot shows */
+  guint64               sent_seq;      /* the last change sent */
+  guint                 pages_sent;
+  guint                 in_flight;     /* pages and batches not acknowledged yet */
+  GQueue                pending;       /* JsonObject records of the current phase */
+  CompanionEntity       pending_entity;
+  gboolean              phase_listed;  /* the current phase's list is read up */
+  GPtrArray            *previews;      /* each chat's newest message, sent first */
+
+  /* Keyset positions within the long phases. */
+  char                 *after_key;
+  gint64                before_time;
+};
+
+G_DEFINE_FINAL_TYPE (CompanionPhoneSync, companion_phone_sync, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void pump (CompanionPhoneSync *self);
+
+static void
+fail (CompanionPhoneSync *self,
+      GError             *error)
+{
+  g_warning ("Sync stopped: %s", error->message);
+  self->phase = PHASE_IDLE;
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
+  g_error_free (error);
+}
+
+static void
+clear_pending (CompanionPhoneSync *self)
+{
+  g_queue_clear_full (&self->pending, (GDestroyNotify) json_object_unref);
+}
+
+static void
+queue_records (CompanionPhoneSync *self,
+               CompanionEntity     entity,
+               GPtrArray          *records)
+{
+  self->pending_entity = entity;
+  for (guint i = 0; i < records->len; i++)
+    if (g_ptr_array_index (records, i) != NULL)
+      g_queue_push_tail (&self->pending, json_object_ref (g_ptr_array_index (records, i)));
+}
+
+/* Refills the queue from the store for the current phase; moves on to the
+ * next phase when this one is read up. FALSE on a store error. */
+static gboolean
+refill (CompanionPhoneSync *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  while (g_queue_is_empty (&self->pending) && self->phase < PHASE_END)
+    {
+      g_autoptr(GPtrArray) records = NULL;
+      g_autoptr(GPtrArray) last_messages = NULL;
+
+      if (self->phase_listed)
+        {
+          self->phase++;
+          self->phase_listed = FALSE;
+          g_clear_pointer (&self->after_key, g_free);
+          self->before_time = G_MAXINT64;
+          continue;
+        }
+
+      switch (self->phase)
+        {
+        case PHASE_CONTACTS:
+          records = companion_phone_store_list_contacts (self->store, &error);
+          self->phase_listed = TRUE;
+          if (records != NULL)
+            queue_records (self, COMPANION_ENTITY_CONTACT, records);
+          break;
+
+        case PHASE_MEDIA:
+          records = companion_phone_store_list_media (self->store, self->after_key,
+                                                      COMPANION_SYNC_LIST_PAGE, &error);
+          if (records != NULL && records->len > 0)
+            {
+              g_free (self->after_key);
+              self->after_key = g_strdup (companion_record_get_id (COMPANION_ENTITY_MEDIA,
+                                                                   g_ptr_array_index (records, records->len - 1)));
+              queue_records (self, COMPANION_ENTITY_MEDIA, records);
+            }
+          else
+            self->phase_listed = TRUE;
+          break;
+
+        case PHASE_CHATS:
+          /* Chats, then each chat's newest message: the chat list with its
+           * previews comes before any history. */
+          records = companion_phone_store_list_chats (self->store, &last_messages, &error);
+          self->phase_listed = TRUE;
+          if (records != NULL)
+            {
+              queue_records (self, COMPANION_ENTITY_CHAT, records);
+              g_clear_pointer (&self->previews, g_ptr_array_unref);
+              self->previews = g_steal_pointer (&last_messages);
+            }
+          break;
+
+        case PHASE_MESSAGES:
+          {
+            if (self->previews != NULL)
+              {
+                queue_records (self, COMPANION_ENTITY_MESSAGE, self->previews);
+                g_clear_pointer (&self->previews, g_ptr_array_unref);
+                break;
+              }
+            records = companion_phone_store_list_messages_before (self->store, self->before_time,
+                                                                  self->after_key,
+                                                                  COMPANION_SYNC_LIST_PAGE, &error);
+            if (records != NULL && records->len > 0)
+              {
+                JsonObject *oldest = g_ptr_array_index (records, records->len - 1);
+
+                self->before_time = json_object_get_int_member (oldest, "time");
+                g_free (self->after_key);
+                self->after_key = g_strdup (json_object_get_string_member (oldest, "id"));
+                queue_records (self, COMPANION_ENTITY_MESSAGE, records);
+              }
+            else
+              self->phase_listed = TRUE;
+          }
+          break;
+
+        case PHASE_CALLS:
+          records = companion_phone_store_list_calls (self->store, self->after_key,
+                                                      COMPANION_SYNC_LIST_PAGE, &error);
+          if (records != NULL && records->len > 0)
+            {
+              g_free (self->after_key);
+              self->after_key = g_strdup (json_object_get_string_member (g_ptr_array_index (records, records->len - 1), "id"));
+              queue_records (self, COMPANION_ENTITY_CALL, records);
+            }
+          else
+            self->phase_listed = TRUE;
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+
+      if (error != NULL)
+        {
+          fail (self, g_steal_pointer (&error));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+send (CompanionPhoneSync *self,
+      JsonObject         *record)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!companion_phone_client_send_record (self->client, record, &error))
+    {
+      /* The session ended; the next sync-request starts over. */
+      g_debug ("Sync paused: %s", error->message);
+      self->phase = PHASE_IDLE;
+      return FALSE;
+    }
+  self->in_flight++;
+  return TRUE;
+}
+
+static gboolean
+send_snapshot_page (CompanionPhoneSync *self)
+{
+  g_autoptr(JsonObject) page = json_object_new ();
+  JsonArray *records = json_array_new ();
+  gsize bytes = 0;
+
+  /* Whole records up to the page budget; a record always fits alone. */
+  while (!g_queue_is_empty (&self->pending))
+    {
+      JsonObject *record = g_queue_peek_head (&self->pending);
+      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), record);
+      gsize size = 0;
+      g_autofree char *text = companion_canonical_json (node, &size);
+
+      if (json_array_get_length (records) > 0 && bytes + size > COMPANION_SYNC_PAGE_BUDGET)
+        break;
+      bytes += size + 1;
+      json_array_add_object_element (records, g_queue_pop_head (&self->pending));
+    }
+
+  json_object_set_string_member (page, "type", "snapshot");
+  json_object_set_int_member (page, "page", ++self->pages_sent);
+  json_object_set_string_member (page, "entity", companion_entity_to_string (self->pending_entity));
+  json_object_set_array_member (page, "records", records);
+  return send (self, page);
+}
+
+static gboolean
+send_changes (CompanionPhoneSync *self)
+{
+  g_autoptr(GPtrArray) changes = NULL;
+  g_autoptr(JsonObject) batch = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *list;
+  gsize bytes = 0;
+
+  changes = companion_phone_store_get_changes_after (self->store, self->sent_seq,
+                                                     COMPANION_SYNC_LIST_PAGE, &error);
+  if (changes == NULL)
+    {
+      fail (self, g_steal_pointer (&error));
+      return FALSE;
+    }
+  if (changes->len == 0)
+    return FALSE;
+
+  list = json_array_new ();
+  for (guint i = 0; i < changes->len; i++)
+    {
+      CompanionChange *change = g_ptr_array_index (changes, i);
+      JsonObject *object = companion_change_to_json (change);
+      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
+      gsize size = 0;
+      g_autofree char *text = companion_canonical_json (node, &size);
+
+      if (json_array_get_length (list) > 0 && bytes + size > COMPANION_SYNC_PAGE_BUDGET)
+        {
+          json_object_unref (object);
+          break;
+        }
+      bytes += size + 1;
+      json_array_add_object_element (list, object);
+      self->sent_seq = change->seq;
+    }
+
+  batch = json_object_new ();
+  json_object_set_string_member (batch, "type", "changes");
+  json_object_set_array_member (batch, "changes", list);
+  return send (self, batch);
+}
+
+/* Sends while the window has room and there is something to send. */
+static void
+pump (CompanionPhoneSync *self)
+{
+  while (self->phase != PHASE_IDLE && self->in_flight < COMPANION_SYNC_WINDOW)
+    {
+      if (self->phase < PHASE_END)
+        {
+          if (!refill (self))
+            return;
+          if (!g_queue_is_empty (&self->pending))
+            {
+              if (!send_snapshot_page (self))
+                return;
+              continue;
+            }
+        }
+      if (self->phase == PHASE_END)
+        {
+          g_autoptr(JsonObject) end = json_object_new ();
+
+          json_object_set_string_member (end, "type", "snapshot-end");
+          json_object_set_int_member (end, "seq", (gint64) self->snapshot_seq);
+          self->phase = PHASE_LIVE;
+          self->sent_seq = self->snapshot_seq;
+          if (!send (self, end))
+            return;
+          continue;
+        }
+      if (!send_changes (self))
+        return;
+    }
+}
+
+static void
+on_sync_request (CompanionPhoneClient *client,
+                 const char           *type,
+                 JsonObject           *record,
+                 CompanionPhoneSync   *self)
+{
+  gint64 cursor = json_object_get_int_member_with_default (record, "cursor", -1);
+  guint64 last = companion_phone_store_get_last_seq (self->store);
+
+  clear_pending (self);
+  g_clear_pointer (&self->after_key, g_free);
+  g_clear_pointer (&self->previews, g_ptr_array_unref);
+  self->in_flight = 0;
+  self->pages_sent = 0;
+  self->before_time = G_MAXINT64;
+  self->phase_listed = FALSE;
+
+  if (cursor < 0 || (guint64) cursor > last)
+    {
+      /* A desktop ahead of this phone mirrors other data: start it over. */
+      g_debug ("The desktop's cursor %" G_GINT64_FORMAT " is not ours (%" G_GUINT64_FORMAT "): snapshot",
+               cursor, last);
+      cursor = 0;
+    }
+
+  if (cursor == 0)
+    {
+      self->phase = PHASE_CONTACTS;
+      self->snapshot_seq = last;
+    }
+  else
+    {
+      self->phase = PHASE_LIVE;
+      self->sent_seq = (guint64) cursor;
+    }
+  pump (self);
+}
+
+static void
+on_ack (CompanionPhoneClient *client,
+        const char           *type,
+        JsonObject           *record,
+        CompanionPhoneSync   *self)
+{
+  if (self->in_flight > 0)
+    self->in_flight--;
+  pump (self);
+}
+
+static void
+on_disconnected (CompanionPhoneSync *self)
+{
+  self->phase = PHASE_IDLE;
+  self->in_flight = 0;
+  clear_pending (self);
+}
+
+void
+companion_phone_sync_changes_added (CompanionPhoneSync *self)
+{
+  g_return_if_fail (COMPANION_IS_PHONE_SYNC (self));
+
+  if (self->phase == PHASE_LIVE)
+    pump (self);
+}
+
+static void
+companion_phone_sync_dispose (GObject *object)
+{
+  CompanionPhoneSync *self = COMPANION_PHONE_SYNC (object);
+
+  if (self->client != NULL)
+    g_signal_handlers_disconnect_by_data (self->client, self);
+  g_clear_object (&self->client);
+  g_clear_object (&self->store);
+  clear_pending (self);
+
+  G_OBJECT_CLASS (companion_phone_sync_parent_class)->dispose (object);
+}
+
+static void
+companion_phone_sync_finalize (GObject *object)
+{
+  CompanionPhoneSync *self = COMPANION_PHONE_SYNC (object);
+
+  g_free (self->after_key);
+  g_clear_pointer (&self->previews, g_ptr_array_unref);
+
+  G_OBJECT_CLASS (companion_phone_sync_parent_class)->finalize (object);
+}
+
+static void
+companion_phone_sync_class_init (CompanionPhoneSyncClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = companion_phone_sync_dispose;
+  object_class->finalize = companion_phone_sync_finalize;
+
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+companion_phone_sync_init (CompanionPhoneSync *self)
+{
+  g_queue_init (&self->pending);
+  self->before_time = G_MAXINT64;
+}
+
+CompanionPhoneSync *
+companion_phone_sync_new (CompanionPhoneClient *client,
+                          CompanionPhoneStore  *store)
+{
+  CompanionPhoneSync *self;
+
+  g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (client), NULL);
+  g_return_val_if_fail (COMPANION_IS_PHONE_STORE (store), NULL);
+
+  self = g_object_new (COMPANION_TYPE_PHONE_SYNC, NULL);
+  self->client = g_object_ref (client);
+  self->store = g_object_ref (store);
+  g_signal_connect (client, "session-record::sync-request", G_CALLBACK (on_sync_request), self);
+  g_signal_connect (client, "session-record::ack", G_CALLBACK (on_ack), self);
+  g_signal_connect_swapped (client, "disconnected", G_CALLBACK (on_disconnected), self);
+  return self;
+}
