@@ -15,6 +15,18 @@ struct _TestProcess
   GString          *seen;
 };
 
+int
+test_process_timeout_s (void)
+{
+  return g_getenv ("COMPANION_TEST_SANITIZED") != NULL ? 90 : 20;
+}
+
+gboolean
+test_process_sanitized (void)
+{
+  return g_getenv ("COMPANION_TEST_SANITIZED") != NULL;
+}
+
 void
 test_process_isolated_env (const char *data_home,
                            const char *data_dirs)
@@ -61,6 +73,12 @@ test_process_start (const char *first, ...)
   return self;
 }
 
+static gboolean
+keep_awake (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_line (GObject      *source,
          GAsyncResult *result,
@@ -78,21 +96,25 @@ JsonObject *
 test_process_wait_event (TestProcess *self,
                          const char  *event)
 {
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + test_process_timeout_s () * G_USEC_PER_SEC;
 
   for (;;)
     {
       g_autofree char *line = NULL;
       g_autoptr(JsonParser) parser = json_parser_new ();
       JsonObject *object;
+      guint tick;
 
       g_data_input_stream_read_line_async (self->out, G_PRIORITY_DEFAULT, NULL, on_line, &line);
+      /* A tick, so the deadline is checked even when nothing arrives. */
+      tick = g_timeout_add (50, keep_awake, NULL);
       while (line == NULL)
         {
           if (g_get_monotonic_time () > deadline)
             g_error ("Timed out waiting for “%s”; seen so far:\n%s", event, self->seen->str);
           g_main_context_iteration (NULL, TRUE);
         }
+      g_source_remove (tick);
       if (*line == '\0')
         g_error ("The program ended before “%s”; seen so far:\n%s", event, self->seen->str);
       g_string_append_printf (self->seen, "%s\n", line);
@@ -138,4 +160,15 @@ test_process_finish (TestProcess *self)
   g_string_free (self->seen, TRUE);
   g_free (self);
   return status;
+}
+
+void
+test_process_kill (TestProcess *self)
+{
+  g_subprocess_send_signal (self->process, SIGKILL);
+  g_subprocess_wait (self->process, NULL, NULL);
+  g_object_unref (self->out);
+  g_object_unref (self->process);
+  g_string_free (self->seen, TRUE);
+  g_free (self);
 }

@@ -10,6 +10,11 @@ G_BEGIN_DECLS
  * printed kept. It dies with the process that started it. */
 typedef struct _TestProcess TestProcess;
 
+/* TRUE in the sanitizer build, where programs run several times slower. */
+gboolean     test_process_sanitized    (void);
+/* How long test_process_wait_event() waits: longer when sanitized. */
+int          test_process_timeout_s    (void);
+
 /* Points the programs started from now on at DATA_HOME for their data
  * (and libsecret's file backend, so no D-Bus is needed) and at the
  * system's DATA_DIRS for schemas and modules. */
@@ -17,12 +22,15 @@ void         test_process_isolated_env (const char  *data_home,
                                         const char  *data_dirs);
 TestProcess *test_process_start        (const char  *first,
                                         ...) G_GNUC_NULL_TERMINATED;
-/* The next event named EVENT, skipping others; aborts after 20 s. */
+/* The next event named EVENT, skipping others; aborts after
+ * test_process_timeout_s(). */
 JsonObject  *test_process_wait_event   (TestProcess *process,
                                         const char  *event);
 void         test_process_send         (TestProcess *process,
                                         const char  *line);
 const char  *test_process_get_output   (TestProcess *process);
+/* SIGKILL: no cleanup of any kind, as a crash or a power cut. Frees PROCESS. */
+void         test_process_kill         (TestProcess *process);
 /* Waits for the exit, frees PROCESS and returns its exit status. */
 int          test_process_finish       (TestProcess *process);
 

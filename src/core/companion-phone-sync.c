@@ -34,6 +34,7 @@ struct _CompanionPhoneSync
   GQueue                pending;       /* JsonObject records of the current phase */
   CompanionEntity       pending_entity;
   gboolean              phase_listed;  /* the current phase's list is read up */
+  gboolean              must_answer;   /* a sync-request not answered yet */
   GPtrArray            *previews;      /* each chat's newest message, sent first */
 
   /* Keyset positions within the long phases. */
@@ -248,8 +249,10 @@ send_changes (CompanionPhoneSync *self)
       fail (self, g_steal_pointer (&error));
       return FALSE;
     }
-  if (changes->len == 0)
+  /* Every sync-request is answered: an empty batch says "up to date". */
+  if (changes->len == 0 && !self->must_answer)
     return FALSE;
+  self->must_answer = FALSE;
 
   list = json_array_new ();
   for (guint i = 0; i < changes->len; i++)
@@ -324,6 +327,7 @@ on_sync_request (CompanionPhoneClient *client,
   g_clear_pointer (&self->previews, g_ptr_array_unref);
   self->in_flight = 0;
   self->pages_sent = 0;
+  self->must_answer = TRUE;
   self->before_time = G_MAXINT64;
   self->phase_listed = FALSE;
 
