@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -18,6 +19,10 @@ struct _TestProcess
 int
 test_process_timeout_s (void)
 {
+  const char *override = g_getenv ("COMPANION_TEST_TIMEOUT");
+
+  if (override != NULL && atoi (override) > 0)
+    return atoi (override);
   return g_getenv ("COMPANION_TEST_SANITIZED") != NULL ? 90 : 20;
 }
 
@@ -171,4 +176,20 @@ test_process_kill (TestProcess *self)
   g_object_unref (self->process);
   g_string_free (self->seen, TRUE);
   g_free (self);
+}
+
+gint64
+test_process_peak_rss_kib (TestProcess *self)
+{
+  const char *pid = g_subprocess_get_identifier (self->process);
+  g_autofree char *path = NULL;
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (pid == NULL)
+    return -1;
+  path = g_strdup_printf ("/proc/%s/status", pid);
+  if (!g_file_get_contents (path, &status, NULL, NULL) || (line = strstr (status, "VmHWM:")) == NULL)
+    return -1;
+  return g_ascii_strtoll (line + strlen ("VmHWM:"), NULL, 10);
 }

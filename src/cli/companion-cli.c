@@ -15,6 +15,7 @@
 #include "companion-core.h"
 #include "companion-desktop-server.h"
 #include "companion-desktop-sync.h"
+#include "companion-media-transfer.h"
 #include "companion-mirror-store.h"
 #include "companion-record.h"
 #include "companion-json-line.h"
@@ -78,6 +79,7 @@ typedef struct
   CompanionDesktopServer *server;
   GMainLoop              *loop;
   CompanionMirrorStore   *mirror;
+  CompanionDesktopSync   *sync;
   gboolean                pairing;  /* `pair`: show codes until paired */
   int                     status;
 } Engine;
@@ -101,6 +103,81 @@ on_unlink_command (CompanionCommandReader *reader,
 
   /* "unlinked" ends the loop. */
   if (!companion_desktop_server_unlink (engine->server, &error))
+    fprintf (stderr, "companion-cli: %s\n", error->message);
+}
+
+static void print_event (const char *event,
+                         const char *key,
+                         const char *value);
+
+/* stdin commands that ask the phone to act, by the phone event each
+ * becomes; the other fields of the command are the event's fields. */
+static const struct
+{
+  const char *command;
+  const char *event;
+} phone_commands[] = {
+  { "send", "message-out" },
+  { "mark-read", "read" },
+  { "react", "react" },
+  { "delete", "delete" },
+  { "edit", "edit" },
+};
+
+static void
+on_phone_command (CompanionCommandReader *reader,
+                  const char             *type,
+                  JsonObject             *command,
+                  Engine                 *engine)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *client_id = NULL;
+  const char *event = NULL;
+  GList *members;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (phone_commands); i++)
+    if (g_str_equal (type, phone_commands[i].command))
+      event = phone_commands[i].event;
+  g_assert (event != NULL);
+
+  members = json_object_get_members (command);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_str_equal (l->data, "type"))
+      json_object_set_member (fields, l->data, json_node_copy (json_object_get_member (command, l->data)));
+  g_list_free (members);
+
+  client_id = companion_desktop_sync_queue_command (engine->sync, event, fields, &error);
+  if (client_id == NULL)
+    {
+      if (engine->options->json)
+        print_event ("command-failed", "reason", error->message);
+      else
+        fprintf (stderr, "companion-cli: %s\n", error->message);
+      return;
+    }
+  if (engine->options->json)
+    print_event ("command-queued", "client_id", client_id);
+}
+
+static void
+on_command_done (CompanionDesktopSync *sync,
+                 const char           *client_id,
+                 Engine               *engine)
+{
+  if (engine->options->json)
+    print_event ("command-done", "client_id", client_id);
+}
+
+static void
+on_command_failed (CompanionDesktopSync *sync,
+                   const char           *client_id,
+                   GError               *error,
+                   Engine               *engine)
+{
+  if (engine->options->json)
+    print_event ("command-failed", "reason", error->message);
+  else
     fprintf (stderr, "companion-cli: %s\n", error->message);
 }
 
@@ -335,6 +412,72 @@ on_sync_failed (CompanionDesktopSync *sync,
     fprintf (stderr, "companion-cli: a sync batch was refused and not applied: %s\n", error->message);
 }
 
+/* Media events: progress at most a few times a second per file. */
+static GHashTable *media_printed; /* hash → gint64 monotonic time of the last line */
+
+static void
+on_media_progress (CompanionMediaTransfer *media,
+                   const char             *hash,
+                   guint64                 received,
+                   guint64                 size,
+                   Engine                 *engine)
+{
+  gint64 now = g_get_monotonic_time ();
+  gpointer last = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  if (!engine->options->json)
+    return;
+  if (media_printed == NULL)
+    media_printed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  last = g_hash_table_lookup (media_printed, hash);
+  if (last != NULL && received < size && now - *(gint64 *) last < G_USEC_PER_SEC / 4)
+    return;
+  g_hash_table_insert (media_printed, g_strdup (hash), g_memdup2 (&now, sizeof now));
+
+  builder = companion_json_line_begin ("media-progress");
+  json_builder_set_member_name (builder, "hash");
+  json_builder_add_string_value (builder, hash);
+  json_builder_set_member_name (builder, "received");
+  json_builder_add_int_value (builder, (gint64) received);
+  json_builder_set_member_name (builder, "size");
+  json_builder_add_int_value (builder, (gint64) size);
+  companion_json_line_print (builder);
+}
+
+static void
+on_media_complete (CompanionMediaTransfer *media,
+                   const char             *hash,
+                   Engine                 *engine)
+{
+  if (media_printed != NULL)
+    g_hash_table_remove (media_printed, hash);
+  if (engine->options->json)
+    print_event ("media-complete", "hash", hash);
+}
+
+static void
+on_media_failed (CompanionMediaTransfer *media,
+                 const char             *hash,
+                 GError                 *error,
+                 Engine                 *engine)
+{
+  if (media_printed != NULL)
+    g_hash_table_remove (media_printed, hash);
+  if (engine->options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("media-failed");
+
+      json_builder_set_member_name (builder, "hash");
+      json_builder_add_string_value (builder, hash);
+      json_builder_set_member_name (builder, "reason");
+      json_builder_add_string_value (builder, error->message);
+      companion_json_line_print (builder);
+    }
+  else
+    fprintf (stderr, "companion-cli: %s\n", error->message);
+}
+
 static CompanionDesktopServer *
 open_server (CliOptions         *options,
              char              **state_dir_out,
@@ -377,6 +520,7 @@ run_engine (CliOptions *options,
   g_autoptr(CompanionCommandReader) commands = NULL;
   g_autoptr(CompanionMirrorStore) mirror = NULL;
   g_autoptr(CompanionDesktopSync) sync = NULL;
+  g_autoptr(CompanionMediaTransfer) media = NULL;
   g_autofree char *state_dir = NULL;
   Engine engine = { 0 };
   guint sigint_id, sigterm_id;
@@ -413,9 +557,17 @@ run_engine (CliOptions *options,
   engine.mirror = mirror;
   engine.pairing = FALSE;
   sync = companion_desktop_sync_new (server, mirror);
+  engine.sync = sync;
+  g_signal_connect (sync, "command-done", G_CALLBACK (on_command_done), &engine);
+  g_signal_connect (sync, "command-failed", G_CALLBACK (on_command_failed), &engine);
   g_signal_connect (sync, "progress", G_CALLBACK (on_sync_progress), &engine);
   g_signal_connect (sync, "synced", G_CALLBACK (on_synced), &engine);
   g_signal_connect (sync, "failed", G_CALLBACK (on_sync_failed), &engine);
+  /* Media: partial ones resume, small ones come after each sync. */
+  media = companion_media_transfer_new (server, mirror, sync);
+  g_signal_connect (media, "progress", G_CALLBACK (on_media_progress), &engine);
+  g_signal_connect (media, "complete", G_CALLBACK (on_media_complete), &engine);
+  g_signal_connect (media, "failed", G_CALLBACK (on_media_failed), &engine);
   g_signal_connect (server, "offer-changed", G_CALLBACK (on_offer_changed), &engine);
   g_signal_connect (server, "paired", G_CALLBACK (on_paired), &engine);
   g_signal_connect (server, "connected", G_CALLBACK (on_connected), &engine);
@@ -456,6 +608,11 @@ run_engine (CliOptions *options,
   commands = companion_command_reader_new (stdin_stream);
   g_signal_connect (commands, "command::quit", G_CALLBACK (on_quit_command), &engine);
   g_signal_connect (commands, "command::unlink", G_CALLBACK (on_unlink_command), &engine);
+  for (gsize i = 0; i < G_N_ELEMENTS (phone_commands); i++)
+    {
+      g_autofree char *detailed = g_strdup_printf ("command::%s", phone_commands[i].command);
+      g_signal_connect (commands, detailed, G_CALLBACK (on_phone_command), &engine);
+    }
 
   sigint_id = g_unix_signal_add (SIGINT, on_stop_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
@@ -473,6 +630,8 @@ run_engine (CliOptions *options,
     g_unlink (options->qr_png);
   g_signal_handlers_disconnect_by_data (server, &engine);
   g_signal_handlers_disconnect_by_data (sync, &engine);
+  g_signal_handlers_disconnect_by_data (media, &engine);
+  g_clear_pointer (&media_printed, g_hash_table_unref);
   return engine.status;
 }
 
@@ -491,14 +650,38 @@ command_run (CliOptions *options)
 static int
 command_status (CliOptions *options)
 {
+  static const CompanionEntity shown[] = {
+    COMPANION_ENTITY_CHAT, COMPANION_ENTITY_MESSAGE, COMPANION_ENTITY_MEDIA,
+    COMPANION_ENTITY_CALL, COMPANION_ENTITY_CONTACT,
+  };
+  static const char * const names[] = { "chats", "messages", "media", "calls", "contacts" };
   g_autoptr(GError) error = NULL;
   g_autofree char *state_dir = NULL;
   g_autoptr(CompanionDesktopServer) server = open_server (options, &state_dir, NULL, &error);
+  g_autoptr(CompanionMirrorStore) mirror = NULL;
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autofree char *last_sync = NULL;
+  gint64 counts[G_N_ELEMENTS (shown)];
+  gint64 last_sync_time;
   const char *phone;
 
   if (server == NULL)
     return fail (options, g_steal_pointer (&error));
+  mirror = companion_mirror_store_open (state_dir, &error);
+  if (mirror == NULL)
+    return fail (options, g_steal_pointer (&error));
+  outbox = companion_mirror_store_outbox_list (mirror, &error);
+  if (outbox == NULL)
+    return fail (options, g_steal_pointer (&error));
+  for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
+    counts[i] = companion_mirror_store_count (mirror, shown[i], NULL);
   phone = companion_desktop_server_get_phone_name (server);
+  last_sync_time = companion_mirror_store_get_last_sync (mirror);
+  if (last_sync_time > 0)
+    {
+      g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (last_sync_time / 1000);
+      last_sync = when != NULL ? g_date_time_format (when, "%F %T") : NULL;
+    }
 
   if (options->json)
     {
@@ -513,12 +696,33 @@ command_status (CliOptions *options)
         }
       json_builder_set_member_name (builder, "state_dir");
       json_builder_add_string_value (builder, state_dir);
+      json_builder_set_member_name (builder, "cursor");
+      json_builder_add_int_value (builder, (gint64) companion_mirror_store_get_cursor (mirror));
+      json_builder_set_member_name (builder, "last_sync");
+      json_builder_add_int_value (builder, last_sync_time);
+      json_builder_set_member_name (builder, "outbox");
+      json_builder_add_int_value (builder, outbox->len);
+      for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
+        {
+          json_builder_set_member_name (builder, names[i]);
+          json_builder_add_int_value (builder, counts[i]);
+        }
       companion_json_line_print (builder);
+      return 0;
     }
-  else if (phone != NULL)
-    printf ("Paired with “%s”.\nState folder: %s\n", phone, state_dir);
+
+  if (phone != NULL)
+    printf ("Paired with “%s”.\n", phone);
   else
-    printf ("Not paired with a phone.\nState folder: %s\n", state_dir);
+    printf ("Not paired with a phone.\n");
+  printf ("Mirror: %" G_GINT64_FORMAT " chats, %" G_GINT64_FORMAT " messages, %" G_GINT64_FORMAT
+          " media, %" G_GINT64_FORMAT " calls, %" G_GINT64_FORMAT " contacts; up to change %"
+          G_GUINT64_FORMAT "%s%s.\n", counts[0], counts[1], counts[2], counts[3], counts[4],
+          companion_mirror_store_get_cursor (mirror),
+          last_sync != NULL ? ", last synced " : "", last_sync != NULL ? last_sync : "");
+  if (outbox->len > 0)
+    printf ("%u command%s waiting for the phone.\n", outbox->len, outbox->len == 1 ? "" : "s");
+  printf ("State folder: %s\n", state_dir);
   return 0;
 }
 

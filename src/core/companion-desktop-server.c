@@ -77,6 +77,7 @@ enum {
   SIGNAL_ATTEMPT_FAILED,
   SIGNAL_PAIRING_STARTED,
   SIGNAL_SESSION_RECORD,
+  SIGNAL_SESSION_CHUNK,
   N_SIGNALS
 };
 
@@ -554,6 +555,15 @@ on_session_record (CompanionTunnel        *tunnel,
 }
 
 static void
+on_session_chunk (CompanionTunnel        *tunnel,
+                  GBytes                 *header,
+                  GBytes                 *data,
+                  CompanionDesktopServer *self)
+{
+  g_signal_emit (self, signals[SIGNAL_SESSION_CHUNK], 0, header, data);
+}
+
+static void
 on_session_closed (CompanionTunnel        *tunnel,
                    GError                 *error,
                    CompanionDesktopServer *self)
@@ -619,6 +629,7 @@ handle_session_message (CompanionDesktopServer  *self,
     }
   self->session = g_object_ref (tunnel);
   g_signal_connect (tunnel, "record", G_CALLBACK (on_session_record), self);
+  g_signal_connect (tunnel, "chunk", G_CALLBACK (on_session_chunk), self);
   g_signal_connect (tunnel, "closed", G_CALLBACK (on_session_closed), self);
 
   addresses = companion_desktop_server_dup_addresses (self);
@@ -1033,6 +1044,9 @@ companion_desktop_server_class_init (CompanionDesktopServerClass *klass)
   signals[SIGNAL_SESSION_RECORD] = g_signal_new ("session-record", type,
                                                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL,
                                                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
+  /* Binary chunks (media) of the session. */
+  signals[SIGNAL_SESSION_CHUNK] = g_signal_new ("session-chunk", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                                NULL, G_TYPE_NONE, 2, G_TYPE_BYTES, G_TYPE_BYTES);
   signals[SIGNAL_PAIRING_STARTED] = g_signal_new ("pairing-started", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                   NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_ATTEMPT_FAILED] = g_signal_new ("attempt-failed", type, G_SIGNAL_RUN_LAST, 0, NULL,
@@ -1136,4 +1150,23 @@ companion_desktop_server_send_record (CompanionDesktopServer *self,
       return FALSE;
     }
   return companion_tunnel_send_record (self->session, record, error);
+}
+
+gboolean
+companion_desktop_server_send_chunk (CompanionDesktopServer  *self,
+                                     const guint8            *header,
+                                     gsize                    header_len,
+                                     const guint8            *data,
+                                     gsize                    len,
+                                     GError                 **error)
+{
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (self), FALSE);
+
+  if (self->session == NULL)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The phone is not connected");
+      return FALSE;
+    }
+  return companion_tunnel_send_chunk (self->session, header, header_len, data, len, error);
 }

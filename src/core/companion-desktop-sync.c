@@ -22,7 +22,15 @@ enum {
   SIGNAL_PROGRESS,
   SIGNAL_SYNCED,
   SIGNAL_FAILED,
+  SIGNAL_COMMAND_DONE,
+  SIGNAL_COMMAND_FAILED,
   N_SIGNALS
+};
+
+/* What the desktop may ask the phone to do: phone events of the same names
+ * (docs/phone-simulator.md), carried out by the phone as its own changes. */
+static const char * const command_events[] = {
+  "message-out", "read", "react", "delete", "edit", NULL
 };
 
 static guint signals[N_SIGNALS];
@@ -34,7 +42,8 @@ fail (CompanionDesktopSync *self,
   /* No acknowledgement: the phone sends nothing more this session, and
    * the next connection starts again from the committed cursor. */
   self->stopped = TRUE;
-  g_warning ("Sync stopped: %s", error->message);
+  /* Reported through "failed"; a hostile phone is not a programming error. */
+  g_debug ("Sync stopped: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
   g_error_free (error);
 }
@@ -58,6 +67,108 @@ protocol_error (const char *message)
 }
 
 static void
+send_command (CompanionDesktopSync *self,
+              const char           *client_id,
+              JsonObject           *command)
+{
+  g_autoptr(JsonObject) record = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (record, "type", "command");
+  json_object_set_string_member (record, "client_id", client_id);
+  json_object_set_string_member (record, "event", json_object_get_string_member (command, "event"));
+  json_object_set_object_member (record, "fields",
+                                 json_object_ref (json_object_get_object_member (command, "fields")));
+  if (!companion_desktop_server_send_record (self->server, record, &error))
+    {
+      g_debug ("Command %s waits: %s", client_id, error->message);
+      return;
+    }
+  if (!companion_mirror_store_outbox_mark_attempt (self->store, client_id, &error))
+    g_debug ("Could not count the attempt: %s", error->message);
+}
+
+/* Sends every waiting command, oldest first. */
+static void
+flush_outbox (CompanionDesktopSync *self)
+{
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(GError) error = NULL;
+
+  entries = companion_mirror_store_outbox_list (self->store, &error);
+  if (entries == NULL)
+    {
+      g_warning ("Cannot read the outbox: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < entries->len; i++)
+    {
+      CompanionOutboxEntry *entry = g_ptr_array_index (entries, i);
+      send_command (self, entry->client_id, entry->command);
+    }
+}
+
+static void
+on_command_reply (CompanionDesktopServer *server,
+                  const char             *type,
+                  JsonObject             *record,
+                  CompanionDesktopSync   *self)
+{
+  g_autoptr(GError) error = NULL;
+  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
+
+  if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))
+    return;
+  /* Done or refused, the command leaves the outbox: retrying a refused one
+   * would be refused again. */
+  if (!companion_mirror_store_outbox_remove (self->store, client_id, &error))
+    {
+      g_debug ("Reply to an unknown command %s: %s", client_id, error->message);
+      return;
+    }
+  if (g_str_equal (type, "command-ack"))
+    g_signal_emit (self, signals[SIGNAL_COMMAND_DONE], 0, client_id);
+  else
+    {
+      g_autoptr(GError) refused = g_error_new (COMPANION_PROTOCOL_ERROR, COMPANION_PROTOCOL_ERROR_INVALID_FIELD,
+                                               "The phone refused command %s: %s", client_id,
+                                               json_object_get_string_member_with_default (record, "message", "no reason given"));
+      g_signal_emit (self, signals[SIGNAL_COMMAND_FAILED], 0, client_id, refused);
+    }
+}
+
+char *
+companion_desktop_sync_queue_command (CompanionDesktopSync *self,
+                                      const char           *event,
+                                      JsonObject           *fields,
+                                      GError              **error)
+{
+  g_autoptr(JsonObject) command = NULL;
+  g_autofree char *client_id = NULL;
+
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SYNC (self), NULL);
+  g_return_val_if_fail (event != NULL && fields != NULL, NULL);
+
+  if (!g_strv_contains (command_events, event))
+    {
+      g_set_error (error, COMPANION_PROTOCOL_ERROR, COMPANION_PROTOCOL_ERROR_INVALID_FIELD,
+                   "“%.32s” is not something the desktop can ask of the phone", event);
+      return NULL;
+    }
+
+  client_id = g_uuid_string_random ();
+  command = json_object_new ();
+  json_object_set_string_member (command, "event", event);
+  json_object_set_object_member (command, "fields", json_object_ref (fields));
+  /* Persisted first: the command survives a crash or an absent phone. */
+  if (!companion_mirror_store_outbox_add (self->store, client_id, command, error))
+    return NULL;
+  if (companion_desktop_server_is_connected (self->server))
+    send_command (self, client_id, command);
+  return g_steal_pointer (&client_id);
+}
+
+static void
 on_connected (CompanionDesktopSync *self)
 {
   g_autoptr(JsonObject) request = json_object_new ();
@@ -75,6 +186,7 @@ on_connected (CompanionDesktopSync *self)
   json_object_set_int_member (request, "cursor", (gint64) cursor);
   if (!companion_desktop_server_send_record (self->server, request, &error))
     g_debug ("Could not ask for changes: %s", error->message);
+  flush_outbox (self);
 }
 
 static void
@@ -224,6 +336,10 @@ companion_desktop_sync_class_init (CompanionDesktopSyncClass *klass)
                                          G_TYPE_NONE, 1, G_TYPE_UINT64);
   signals[SIGNAL_FAILED] = g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                          G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_COMMAND_DONE] = g_signal_new ("command-done", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                               NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_COMMAND_FAILED] = g_signal_new ("command-failed", type, G_SIGNAL_RUN_LAST, 0, NULL,
+                                                 NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
 }
 
 static void
@@ -247,5 +363,7 @@ companion_desktop_sync_new (CompanionDesktopServer *server,
   g_signal_connect (server, "session-record::snapshot", G_CALLBACK (on_snapshot), self);
   g_signal_connect (server, "session-record::snapshot-end", G_CALLBACK (on_snapshot_end), self);
   g_signal_connect (server, "session-record::changes", G_CALLBACK (on_changes), self);
+  g_signal_connect (server, "session-record::command-ack", G_CALLBACK (on_command_reply), self);
+  g_signal_connect (server, "session-record::command-error", G_CALLBACK (on_command_reply), self);
   return self;
 }

@@ -18,8 +18,18 @@ G_DECLARE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, COMPANION, D
  * after it is committed. Signals: "progress" (entity name, records in the
  * page), "synced" (guint64 cursor: the snapshot is complete or a batch of
  * changes was committed), "failed" (GError: a page or batch was refused and
- * not applied; nothing already stored is lost). */
+ * not applied; nothing already stored is lost), "command-done" (client
+ * id), "command-failed" (client id, GError). */
 CompanionDesktopSync *companion_desktop_sync_new (CompanionDesktopServer *server,
                                                   CompanionMirrorStore   *store);
+/* Asks the phone to carry out EVENT ("message-out", "read", "react",
+ * "delete" or "edit", with the fields of docs/phone-simulator.md). The
+ * command waits in the persistent outbox until the phone acknowledges it,
+ * sent again at each connection; its client id, returned, makes a repeat
+ * harmless. Its result comes back as ordinary changes. */
+char                 *companion_desktop_sync_queue_command (CompanionDesktopSync *self,
+                                                            const char           *event,
+                                                            JsonObject           *fields,
+                                                            GError              **error);
 
 G_END_DECLS

@@ -46,6 +46,7 @@ struct _CompanionPhoneClient
   guint                    retry_ms;
   guint                    retry_id;
   gboolean                 stopped;
+  gboolean                 offline;      /* companion_phone_client_set_online () */
 };
 
 G_DEFINE_FINAL_TYPE (CompanionPhoneClient, companion_phone_client, G_TYPE_OBJECT)
@@ -57,6 +58,7 @@ enum {
   SIGNAL_PAIRING_FAILED,
   SIGNAL_UNLINKED,
   SIGNAL_SESSION_RECORD,
+  SIGNAL_SESSION_CHUNK,
   N_SIGNALS
 };
 
@@ -223,6 +225,15 @@ on_session_record (CompanionTunnel      *tunnel,
 }
 
 static void
+on_session_chunk (CompanionTunnel      *tunnel,
+                  GBytes               *header,
+                  GBytes               *data,
+                  CompanionPhoneClient *self)
+{
+  g_signal_emit (self, signals[SIGNAL_SESSION_CHUNK], 0, header, data);
+}
+
+static void
 on_session_closed (CompanionTunnel      *tunnel,
                    GError               *error,
                    CompanionPhoneClient *self)
@@ -288,7 +299,7 @@ on_websocket_connected (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   connection = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
-  if (self->stopped)
+  if (self->stopped || (self->offline && self->payload == NULL))
     return;
   if (connection == NULL)
     {
@@ -312,6 +323,7 @@ on_websocket_connected (GObject      *source,
                                    self->ping_interval_ms, self->idle_timeout_ms);
       g_signal_connect (self->tunnel, "established", G_CALLBACK (on_session_established), self);
       g_signal_connect (self->tunnel, "record", G_CALLBACK (on_session_record), self);
+      g_signal_connect (self->tunnel, "chunk", G_CALLBACK (on_session_chunk), self);
       g_signal_connect (self->tunnel, "closed", G_CALLBACK (on_session_closed), self);
     }
   companion_tunnel_start (self->tunnel);
@@ -324,7 +336,7 @@ try_next_address (CompanionPhoneClient *self)
   g_autofree char *uri = NULL;
   const char *address;
 
-  if (self->stopped)
+  if (self->stopped || (self->offline && self->payload == NULL))
     return;
 
   if (self->addresses == NULL || self->addresses[self->address_index] == NULL)
@@ -390,7 +402,8 @@ on_retry (gpointer user_data)
 static void
 schedule_reconnect (CompanionPhoneClient *self)
 {
-  if (self->stopped || !companion_pairing_record_has_peer (self->record) || self->retry_id != 0)
+  if (self->stopped || self->offline || !companion_pairing_record_has_peer (self->record) ||
+      self->retry_id != 0)
     return;
   self->retry_id = g_timeout_add (self->retry_ms, on_retry, self);
   self->retry_ms = MIN (self->retry_ms * 2, self->max_retry_ms);
@@ -465,6 +478,38 @@ companion_phone_client_stop (CompanionPhoneClient *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->retry_id, g_source_remove);
   drop_tunnel (self);
+}
+
+void
+companion_phone_client_set_online (CompanionPhoneClient *self,
+                                   gboolean              online)
+{
+  g_return_if_fail (COMPANION_IS_PHONE_CLIENT (self));
+
+  online = !!online;
+  if (self->offline == !online)
+    return;
+  self->offline = !online;
+  if (!online)
+    {
+      gboolean was_connected = self->connected;
+
+      g_clear_handle_id (&self->retry_id, g_source_remove);
+      if (self->payload != NULL)
+        return; /* pairing goes on; its session waits until online */
+      /* Abandon a connection attempt under way. */
+      g_cancellable_cancel (self->cancellable);
+      g_clear_object (&self->cancellable);
+      self->cancellable = g_cancellable_new ();
+      drop_tunnel (self);
+      if (was_connected)
+        g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, NULL);
+      return;
+    }
+  self->retry_ms = self->first_retry_ms;
+  if (!self->stopped && self->payload == NULL && self->tunnel == NULL &&
+      companion_pairing_record_has_peer (self->record))
+    start_session (self);
 }
 
 gboolean
@@ -564,6 +609,9 @@ companion_phone_client_class_init (CompanionPhoneClientClass *klass)
   signals[SIGNAL_SESSION_RECORD] = g_signal_new ("session-record", type,
                                                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL,
                                                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
+  /* Binary chunks (media) of the session. */
+  signals[SIGNAL_SESSION_CHUNK] = g_signal_new ("session-chunk", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                                NULL, G_TYPE_NONE, 2, G_TYPE_BYTES, G_TYPE_BYTES);
   signals[SIGNAL_UNLINKED] = g_signal_new ("unlinked", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 }
@@ -625,4 +673,23 @@ companion_phone_client_send_record (CompanionPhoneClient *self,
       return FALSE;
     }
   return companion_tunnel_send_record (self->tunnel, record, error);
+}
+
+gboolean
+companion_phone_client_send_chunk (CompanionPhoneClient  *self,
+                                   const guint8          *header,
+                                   gsize                  header_len,
+                                   const guint8          *data,
+                                   gsize                  len,
+                                   GError               **error)
+{
+  g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
+
+  if (self->tunnel == NULL || !self->connected)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The desktop is not connected");
+      return FALSE;
+    }
+  return companion_tunnel_send_chunk (self->tunnel, header, header_len, data, len, error);
 }

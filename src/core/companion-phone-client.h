@@ -31,9 +31,22 @@ gboolean              companion_phone_client_connect          (CompanionPhoneCli
 gboolean              companion_phone_client_send_record      (CompanionPhoneClient    *self,
                                                                JsonObject              *record,
                                                                GError                 **error);
+/* Sends a binary chunk (companion_tunnel_send_chunk) in the session. */
+gboolean              companion_phone_client_send_chunk       (CompanionPhoneClient    *self,
+                                                               const guint8            *header,
+                                                               gsize                    header_len,
+                                                               const guint8            *data,
+                                                               gsize                    len,
+                                                               GError                 **error);
 gboolean              companion_phone_client_unlink           (CompanionPhoneClient    *self,
                                                                GError                 **error);
 void                  companion_phone_client_stop             (CompanionPhoneClient    *self);
+/* Simulates losing and regaining the network: offline (FALSE) closes the
+ * session (emitting "disconnected" if it was up) and stops reconnecting;
+ * online (TRUE) connects again at once. A pairing under way is not
+ * interrupted, but its session waits until the client is online. */
+void                  companion_phone_client_set_online       (CompanionPhoneClient    *self,
+                                                               gboolean                 online);
 gboolean              companion_phone_client_is_paired        (CompanionPhoneClient    *self);
 gboolean              companion_phone_client_is_connected     (CompanionPhoneClient    *self);
 const char           *companion_phone_client_get_desktop_name (CompanionPhoneClient    *self);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "companion-phone-events.h"
 #include "companion-phone-sync.h"
 #include "companion-record.h"
 #include "companion-sync-protocol.h"
@@ -25,6 +26,7 @@ struct _CompanionPhoneSync
 
   CompanionPhoneClient *client;
   CompanionPhoneStore  *store;
+  CompanionPhoneEvents *events;        /* carries out the desktop's commands */
 
   Phase                 phase;
   guint64               snapshot_seq;  /* the log position the snapshot shows */
@@ -304,6 +306,7 @@ pump (CompanionPhoneSync *self)
           json_object_set_int_member (end, "seq", (gint64) self->snapshot_seq);
           self->phase = PHASE_LIVE;
           self->sent_seq = self->snapshot_seq;
+          self->must_answer = FALSE; /* the snapshot's end is the answer */
           if (!send (self, end))
             return;
           continue;
@@ -364,6 +367,73 @@ on_ack (CompanionPhoneClient *client,
 }
 
 static void
+reply (CompanionPhoneSync *self,
+       const char         *type,
+       const char         *client_id,
+       const char         *message)
+{
+  g_autoptr(JsonObject) answer = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (answer, "type", type);
+  json_object_set_string_member (answer, "client_id", client_id);
+  if (message != NULL)
+    json_object_set_string_member (answer, "message", message);
+  if (!companion_phone_client_send_record (self->client, answer, &error))
+    g_debug ("Could not answer command %s: %s", client_id, error->message);
+}
+
+static void
+copy_member (JsonObject  *from,
+             const char  *name,
+             JsonNode    *node,
+             gpointer     user_data)
+{
+  json_object_set_member (user_data, name, json_node_copy (node));
+}
+
+/* A command from the desktop is one of our own events; a repeat of one
+ * already carried out (same client id) changes nothing and is acknowledged
+ * again, so the desktop may resend freely. */
+static void
+on_command (CompanionPhoneClient *client,
+            const char           *type,
+            JsonObject           *record,
+            CompanionPhoneSync   *self)
+{
+  static const char * const allowed[] = { "message-out", "read", "react", "delete", "edit", NULL };
+  g_autoptr(JsonObject) fields = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
+  const char *event = json_object_get_string_member_with_default (record, "event", NULL);
+  JsonNode *fields_node = json_object_get_member (record, "fields");
+
+  if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))
+    return;
+  if (event == NULL || !g_strv_contains (allowed, event) ||
+      fields_node == NULL || !JSON_NODE_HOLDS_OBJECT (fields_node))
+    {
+      reply (self, "command-error", client_id, "not a command the desktop may give");
+      return;
+    }
+
+  /* Records arrive sealed: the id goes into a copy. */
+  fields = json_object_new ();
+  json_object_foreach_member (json_node_get_object (fields_node), copy_member, fields);
+  if (g_str_equal (event, "message-out"))
+    json_object_set_string_member (fields, "id", client_id);
+
+  companion_phone_events_apply (self->events, event, fields, &error);
+  if (error != NULL)
+    {
+      reply (self, "command-error", client_id, error->message);
+      return;
+    }
+  reply (self, "command-ack", client_id, NULL);
+  companion_phone_sync_changes_added (self);
+}
+
+static void
 on_disconnected (CompanionPhoneSync *self)
 {
   self->phase = PHASE_IDLE;
@@ -388,6 +458,7 @@ companion_phone_sync_dispose (GObject *object)
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
+  g_clear_object (&self->events);
   g_clear_object (&self->store);
   clear_pending (self);
 
@@ -429,6 +500,7 @@ companion_phone_sync_new (CompanionPhoneClient *client,
                           CompanionPhoneStore  *store)
 {
   CompanionPhoneSync *self;
+  g_autoptr(GError) error = NULL;
 
   g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (client), NULL);
   g_return_val_if_fail (COMPANION_IS_PHONE_STORE (store), NULL);
@@ -436,8 +508,13 @@ companion_phone_sync_new (CompanionPhoneClient *client,
   self = g_object_new (COMPANION_TYPE_PHONE_SYNC, NULL);
   self->client = g_object_ref (client);
   self->store = g_object_ref (store);
+  self->events = companion_phone_events_new (store, &error);
+  if (self->events == NULL)
+    g_warning ("The desktop's commands cannot be carried out: %s", error->message);
   g_signal_connect (client, "session-record::sync-request", G_CALLBACK (on_sync_request), self);
   g_signal_connect (client, "session-record::ack", G_CALLBACK (on_ack), self);
+  if (self->events != NULL)
+    g_signal_connect (client, "session-record::command", G_CALLBACK (on_command), self);
   g_signal_connect_swapped (client, "disconnected", G_CALLBACK (on_disconnected), self);
   return self;
 }

@@ -11,6 +11,8 @@
 
 /* The first byte of every transport plaintext says what follows. */
 #define RECORD_KIND_JSON 0x01
+/* A binary chunk: kind, header length (1 byte), header, data. */
+#define RECORD_KIND_CHUNK 0x02
 
 struct _CompanionTunnel
 {
@@ -46,6 +48,7 @@ enum {
   SIGNAL_ESTABLISHED,
   SIGNAL_RECORD,
   SIGNAL_CLOSED,
+  SIGNAL_CHUNK,
   N_SIGNALS
 };
 
@@ -109,20 +112,10 @@ send_frame (CompanionTunnel *self,
   return TRUE;
 }
 
-gboolean
-companion_tunnel_send_record (CompanionTunnel *self,
-                              JsonObject      *record,
-                              GError         **error)
+static gboolean
+can_send (CompanionTunnel *self,
+          GError         **error)
 {
-  g_autoptr(JsonGenerator) generator = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autofree char *text = NULL;
-  g_autofree guint8 *plaintext = NULL;
-  gsize len = 0;
-
-  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
-  g_return_val_if_fail (record != NULL, FALSE);
-
   if (self->state != COMPANION_TUNNEL_STATE_ESTABLISHED)
     {
       g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
@@ -140,6 +133,25 @@ companion_tunnel_send_record (CompanionTunnel *self,
                            "The connection is closing");
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+companion_tunnel_send_record (CompanionTunnel *self,
+                              JsonObject      *record,
+                              GError         **error)
+{
+  g_autoptr(JsonGenerator) generator = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  g_autofree guint8 *plaintext = NULL;
+  gsize len = 0;
+
+  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+
+  if (!can_send (self, error))
+    return FALSE;
 
   node = json_node_init_object (json_node_alloc (), record);
   generator = json_generator_new ();
@@ -156,6 +168,40 @@ companion_tunnel_send_record (CompanionTunnel *self,
   plaintext[0] = RECORD_KIND_JSON;
   memcpy (plaintext + 1, text, len);
   return send_frame (self, plaintext, len + 1, error);
+}
+
+gboolean
+companion_tunnel_send_chunk (CompanionTunnel *self,
+                             const guint8    *header,
+                             gsize            header_len,
+                             const guint8    *data,
+                             gsize            len,
+                             GError         **error)
+{
+  g_autofree guint8 *plaintext = NULL;
+
+  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
+  g_return_val_if_fail (header != NULL || header_len == 0, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  if (header_len > COMPANION_TUNNEL_CHUNK_HEADER_MAX || len > COMPANION_TUNNEL_CHUNK_MAX)
+    {
+      g_set_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD,
+                   "A chunk of %" G_GSIZE_FORMAT " bytes with a header of %" G_GSIZE_FORMAT
+                   " is larger than one message allows", len, header_len);
+      return FALSE;
+    }
+  if (!can_send (self, error))
+    return FALSE;
+
+  plaintext = g_malloc (2 + header_len + len);
+  plaintext[0] = RECORD_KIND_CHUNK;
+  plaintext[1] = (guint8) header_len;
+  if (header_len > 0)
+    memcpy (plaintext + 2, header, header_len);
+  if (len > 0)
+    memcpy (plaintext + 2 + header_len, data, len);
+  return send_frame (self, plaintext, 2 + header_len + len, error);
 }
 
 static void
@@ -274,6 +320,18 @@ on_transport_message (CompanionTunnel *self,
       companion_noise_cipher_get_nonce (self->receive_cipher) % self->rekey_interval == 0)
     companion_noise_cipher_rekey (self->receive_cipher);
 
+  if (plaintext->len >= 2 && plaintext->data[0] == RECORD_KIND_CHUNK &&
+      (gsize) plaintext->data[1] + 2 <= plaintext->len)
+    {
+      gsize header_len = plaintext->data[1];
+      gsize total = plaintext->len;
+      g_autoptr(GBytes) all = g_byte_array_free_to_bytes (g_steal_pointer (&plaintext));
+      g_autoptr(GBytes) header = g_bytes_new_from_bytes (all, 2, header_len);
+      g_autoptr(GBytes) data = g_bytes_new_from_bytes (all, 2 + header_len, total - 2 - header_len);
+
+      g_signal_emit (self, signals[SIGNAL_CHUNK], 0, header, data);
+      return;
+    }
   if (plaintext->len < 1 || plaintext->data[0] != RECORD_KIND_JSON)
     {
       fail (self, COMPANION_CLOSE_PROTOCOL, "unknown record kind",
@@ -602,6 +660,9 @@ companion_tunnel_class_init (CompanionTunnelClass *klass)
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_CHUNK] =
+    g_signal_new ("chunk", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_BYTES, G_TYPE_BYTES);
 }
 
 static void

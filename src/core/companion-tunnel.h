@@ -52,6 +52,10 @@ typedef enum
 #define COMPANION_TUNNEL_REKEY_INTERVAL      (G_GUINT64_CONSTANT (1) << 20)
 #define COMPANION_TUNNEL_PING_INTERVAL_MS    30000
 #define COMPANION_TUNNEL_IDLE_TIMEOUT_MS     90000
+/* A chunk message (kind 0x02): at most this much data and header, so the
+ * Noise message stays under 65535 bytes with the tag. */
+#define COMPANION_TUNNEL_CHUNK_MAX           (60 * 1024)
+#define COMPANION_TUNNEL_CHUNK_HEADER_MAX    64
 
 typedef enum
 {
@@ -67,14 +71,25 @@ G_DECLARE_FINAL_TYPE (CompanionTunnel, companion_tunnel, COMPANION, TUNNEL, GObj
 GQuark                companion_tunnel_error_quark          (void);
 
 /* Takes a reference on both. The side whose turn it is writes first when
- * started. Signals: "established", "record" (JsonObject), "closed" (GError
- * or NULL for a clean close). */
+ * started. Signals: "established", "record" (JsonObject), "chunk" (GBytes
+ * header, GBytes data), "closed" (GError or NULL for a clean close). */
 CompanionTunnel      *companion_tunnel_new                  (SoupWebsocketConnection *connection,
                                                              CompanionNoiseHandshake *handshake);
 void                  companion_tunnel_start                (CompanionTunnel         *self);
 CompanionTunnelState  companion_tunnel_get_state            (CompanionTunnel         *self);
 gboolean              companion_tunnel_send_record          (CompanionTunnel         *self,
                                                              JsonObject              *record,
+                                                             GError                 **error);
+/* Sends a binary chunk (kind 0x02: header length byte, HEADER, DATA) through
+ * the same cipher as records. HEADER at most COMPANION_TUNNEL_CHUNK_HEADER_MAX
+ * bytes, DATA at most COMPANION_TUNNEL_CHUNK_MAX. The receiver emits "chunk"
+ * (GBytes header, GBytes data). libsoup queues without bound: the caller
+ * keeps its own window of unacknowledged chunks. */
+gboolean              companion_tunnel_send_chunk           (CompanionTunnel         *self,
+                                                             const guint8            *header,
+                                                             gsize                    header_len,
+                                                             const guint8            *data,
+                                                             gsize                    len,
                                                              GError                 **error);
 /* Sends a close record when established, then closes the WebSocket. */
 void                  companion_tunnel_close                (CompanionTunnel         *self,

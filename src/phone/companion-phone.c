@@ -15,9 +15,11 @@
 #include "companion-fixture.h"
 #include "companion-generator.h"
 #include "companion-json-line.h"
+#include "companion-media-sender.h"
 #include "companion-network.h"
 #include "companion-pairing-payload.h"
 #include "companion-phone-client.h"
+#include "companion-phone-events.h"
 #include "companion-phone-store.h"
 #include "companion-phone-sync.h"
 #include "companion-qr-scanner.h"
@@ -31,6 +33,8 @@ typedef struct
   char     *generate;
   char     *fixture;
   gboolean  json;
+  double    events_rate;  /* --events RATE; 0: none */
+  gint64    seed;         /* --seed N for --events; -1: not given (1) */
 } PhoneOptions;
 
 static int
@@ -104,6 +108,8 @@ typedef struct
 {
   PhoneOptions         *options;
   CompanionPhoneClient *client;
+  CompanionPhoneSync   *sync;
+  CompanionPhoneEvents *events;
   GMainLoop            *loop;
   int                   status;
 } Phone;
@@ -222,6 +228,70 @@ on_unlink_command (CompanionCommandReader *reader,
       phone->status = fail (phone->options, g_steal_pointer (&error));
       g_main_loop_quit (phone->loop);
     }
+}
+
+/* A live event from stdin ({"type": EVENT, …}, docs/phone-simulator.md):
+ * applied whole or not at all, then sent to the desktop if connected. A bad
+ * one is reported and the phone goes on. */
+static void
+on_event_command (CompanionCommandReader *reader,
+                  const char             *type,
+                  JsonObject             *command,
+                  Phone                  *phone)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 seq = companion_phone_events_apply (phone->events, type, command, &error);
+
+  if (seq == 0)
+    {
+      fail (phone->options, g_steal_pointer (&error));
+      return;
+    }
+  companion_phone_sync_changes_added (phone->sync);
+  if (phone->options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("event");
+
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, type);
+      json_builder_set_member_name (builder, "seq");
+      json_builder_add_int_value (builder, (gint64) seq);
+      companion_json_line_print (builder);
+    }
+  else
+    {
+      printf ("Event %s applied, up to change %" G_GUINT64_FORMAT ".\n", type, seq);
+      fflush (stdout);
+    }
+}
+
+/* {"type":"offline"} and {"type":"online"}: the network goes and comes back;
+ * events go on accumulating meanwhile. */
+static void
+on_online_command (CompanionCommandReader *reader,
+                   const char             *type,
+                   JsonObject             *command,
+                   Phone                  *phone)
+{
+  gboolean online = g_str_equal (type, "online");
+
+  companion_phone_client_set_online (phone->client, online);
+  if (phone->options->json)
+    phone_event (phone, online ? "online" : "offline", NULL, NULL, NULL, NULL);
+  else
+    {
+      printf ("%s.\n", online ? "Online: connecting" : "Offline: not connecting until “online”");
+      fflush (stdout);
+    }
+}
+
+static void
+on_events_applied (CompanionPhoneEventSource *source,
+                   guint64                    last_seq,
+                   guint                      n_events,
+                   Phone                     *phone)
+{
+  companion_phone_sync_changes_added (phone->sync);
 }
 
 static gboolean
@@ -363,6 +433,10 @@ run_phone (PhoneOptions            *options,
   g_autoptr(CompanionCommandReader) commands = NULL;
   g_autoptr(CompanionPhoneStore) store = NULL;
   g_autoptr(CompanionPhoneSync) sync = NULL;
+  g_autoptr(CompanionPhoneEvents) events = NULL;
+  g_autoptr(CompanionPhoneEventSource) event_source = NULL;
+  const char * const *event_types = companion_phone_events_get_types ();
+  g_autoptr(CompanionMediaSender) media = NULL;
   g_autofree char *state_dir = NULL;
   Phone phone = { 0 };
   guint sigint_id, sigterm_id;
@@ -388,10 +462,25 @@ run_phone (PhoneOptions            *options,
   if (store == NULL)
     return fail (options, g_steal_pointer (&error));
   sync = companion_phone_sync_new (client, store);
+  events = companion_phone_events_new (store, &error);
+  if (events == NULL)
+    return fail (options, g_steal_pointer (&error));
+  if (options->events_rate > 0)
+    {
+      /* The timer only fires once the loop runs. */
+      event_source = companion_phone_event_source_new (events, options->events_rate,
+                                                       options->seed < 0 ? 1 : (guint32) options->seed);
+      g_signal_connect (event_source, "applied", G_CALLBACK (on_events_applied), &phone);
+      if (!companion_phone_event_source_start (event_source, &error))
+        return fail (options, g_steal_pointer (&error));
+    }
+  media = companion_media_sender_new (client, store);
 
   loop = g_main_loop_new (NULL, FALSE);
   phone.options = options;
   phone.client = client;
+  phone.sync = sync;
+  phone.events = events;
   phone.loop = loop;
   g_signal_connect (client, "paired", G_CALLBACK (on_paired), &phone);
   g_signal_connect (client, "connected", G_CALLBACK (on_connected), &phone);
@@ -408,6 +497,13 @@ run_phone (PhoneOptions            *options,
   commands = companion_command_reader_new (stdin_stream);
   g_signal_connect (commands, "command::quit", G_CALLBACK (on_quit_command), &phone);
   g_signal_connect (commands, "command::unlink", G_CALLBACK (on_unlink_command), &phone);
+  g_signal_connect (commands, "command::offline", G_CALLBACK (on_online_command), &phone);
+  g_signal_connect (commands, "command::online", G_CALLBACK (on_online_command), &phone);
+  for (guint i = 0; event_types[i] != NULL; i++)
+    {
+      g_autofree char *signal = g_strconcat ("command::", event_types[i], NULL);
+      g_signal_connect (commands, signal, G_CALLBACK (on_event_command), &phone);
+    }
 
   sigint_id = g_unix_signal_add (SIGINT, on_stop_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
@@ -415,6 +511,11 @@ run_phone (PhoneOptions            *options,
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
 
+  if (event_source != NULL)
+    {
+      companion_phone_event_source_stop (event_source);
+      g_signal_handlers_disconnect_by_data (event_source, &phone);
+    }
   companion_command_reader_stop (commands);
   g_signal_handlers_disconnect_by_data (commands, &phone);
   companion_phone_client_stop (client);
@@ -476,10 +577,14 @@ main (int   argc,
       "Fill the empty phone with generated data (chats=N,messages=N,media=N,calls=N,seed=N)", "SPEC" },
     { "fixture", 0, 0, G_OPTION_ARG_FILENAME, &options.fixture,
       "Fill the empty phone from a JSON fixture (docs/fixture.md)", "FILE" },
+    { "events", 0, 0, G_OPTION_ARG_DOUBLE, &options.events_rate,
+      "Generate random live events, RATE a second (0 < RATE ≤ 5000)", "RATE" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &options.seed, "Seed of the --events traffic (default 1)", "N" },
     { NULL }
   };
 
   setlocale (LC_ALL, "");
+  options.seed = -1;
 
   if (!companion_core_init (&error))
     return fail (&options, g_steal_pointer (&error));
@@ -526,9 +631,22 @@ main (int   argc,
       fprintf (stderr, "companion-phone %s: --generate and --fixture cannot be used together\n", command);
       status = 2;
     }
-  else if (g_str_equal (command, "export") && (options.generate != NULL || options.fixture != NULL))
+  else if (g_str_equal (command, "export") && (options.generate != NULL || options.fixture != NULL ||
+                                                 options.events_rate != 0 || options.seed != -1))
     {
-      fprintf (stderr, "companion-phone export: --generate and --fixture belong to scan and run\n");
+      fprintf (stderr, "companion-phone export: --generate, --fixture, --events and --seed belong to scan and run\n");
+      status = 2;
+    }
+  else if (options.events_rate != 0 &&
+           !(options.events_rate > 0 && options.events_rate <= COMPANION_PHONE_EVENT_SOURCE_MAX_RATE))
+    {
+      fprintf (stderr, "companion-phone %s: --events must be more than 0 and at most %g a second\n",
+               command, COMPANION_PHONE_EVENT_SOURCE_MAX_RATE);
+      status = 2;
+    }
+  else if (options.seed != -1 && (options.seed < 0 || options.seed > G_MAXUINT32 || options.events_rate == 0))
+    {
+      fprintf (stderr, "companion-phone %s: --seed takes 0–4294967295 and goes with --events\n", command);
       status = 2;
     }
   else if (g_str_equal (command, "scan"))

@@ -1,0 +1,788 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "companion-media-transfer"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "companion-media-transfer.h"
+#include "companion-record.h"
+
+/* Progress is written to the mirror at least every this many bytes (and at
+ * a disconnect): a restart re-fetches at most this much. */
+#define PROGRESS_RECORD_BYTES (G_GUINT64_CONSTANT (4) * 1024 * 1024)
+#define HASH_LEN 32
+
+typedef struct
+{
+  char    *hash;
+  guint8   raw[HASH_LEN];
+  guint64  size;
+  guint64  received;
+  guint64  recorded;        /* progress last written to the mirror */
+  guint64  requested_at;    /* the offset asked for */
+  guint    since_ack;
+  gboolean retried;         /* restarted from 0 after a "bad-offset" */
+  gboolean answered;        /* a chunk or media-end of this request came */
+  int      fd;
+  char    *partial_path;
+} Active;
+
+struct _CompanionMediaTransfer
+{
+  GObject                 parent_instance;
+
+  CompanionDesktopServer *server;
+  CompanionMirrorStore   *store;
+  guint64                 auto_limit;
+
+  GQueue                  queue;    /* char *hash, owned */
+  GHashTable             *wanted;   /* hash → NULL: queued or active */
+  GHashTable             *failed;   /* hash → NULL: not queued again automatically */
+  Active                 *active;
+  guint                   idle_id;
+  guint                   scan;     /* SCAN_* to do at the next idle */
+};
+
+G_DEFINE_FINAL_TYPE (CompanionMediaTransfer, companion_media_transfer, G_TYPE_OBJECT)
+G_DEFINE_QUARK (companion-media-transfer-error-quark, companion_media_transfer_error)
+
+enum {
+  PROP_0,
+  PROP_AUTO_DOWNLOAD_LIMIT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_PROGRESS,
+  SIGNAL_COMPLETE,
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* What to queue at the next idle: nothing, partial media only (at a
+ * connection, before sync has run), or partial and small absent media
+ * (after a sync). */
+enum { SCAN_NONE, SCAN_PARTIAL, SCAN_ALL };
+
+static void schedule (CompanionMediaTransfer *self);
+
+static gboolean
+parse_hash (const char *hash,
+            guint8     *raw)
+{
+  if (hash == NULL || strlen (hash) != HASH_LEN * 2)
+    return FALSE;
+  for (const char *c = hash; *c; c++)
+    if (!g_ascii_isdigit (*c) && !(*c >= 'a' && *c <= 'f'))
+      return FALSE;
+  if (raw != NULL)
+    for (guint i = 0; i < HASH_LEN; i++)
+      raw[i] = (guint8) (g_ascii_xdigit_value (hash[2 * i]) << 4 | g_ascii_xdigit_value (hash[2 * i + 1]));
+  return TRUE;
+}
+
+static char *
+partial_path (CompanionMediaTransfer *self,
+              const char             *hash)
+{
+  g_autofree char *name = g_strconcat (".partial-", hash, NULL);
+
+  return g_build_filename (companion_mirror_store_get_state_dir (self->store),
+                           COMPANION_MIRROR_STORE_MEDIA_DIR, name, NULL);
+}
+
+static void
+active_free (Active *active)
+{
+  if (active->fd >= 0)
+    close (active->fd);
+  g_free (active->hash);
+  g_free (active->partial_path);
+  g_free (active);
+}
+
+static void
+send_ack (CompanionMediaTransfer *self,
+          Active                 *active)
+{
+  g_autoptr(JsonObject) ack = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (ack, "type", "media-ack");
+  json_object_set_string_member (ack, "hash", active->hash);
+  json_object_set_int_member (ack, "offset", (gint64) active->received);
+  active->since_ack = 0;
+  if (!companion_desktop_server_send_record (self->server, ack, &error))
+    g_debug ("Could not acknowledge media %s: %s", active->hash, error->message);
+}
+
+static void
+record_progress (CompanionMediaTransfer *self,
+                 Active                 *active)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (active->recorded == active->received)
+    return;
+  if (!companion_mirror_store_set_media_progress (self->store, active->hash, active->received, &error))
+    g_warning ("Could not record the progress of media %s: %s", active->hash, error->message);
+  else
+    active->recorded = active->received;
+}
+
+/* Ends the active transfer with ERROR; DISCARD removes what was received.
+ * While the phone may still be sending it, it is told to stop, so its window
+ * is not held by chunks nobody will acknowledge. */
+static void
+fail_active (CompanionMediaTransfer *self,
+             gboolean                discard,
+             GError                 *error)
+{
+  Active *active = g_steal_pointer (&self->active);
+  g_autoptr(GError) owned = error;
+  g_autofree char *hash = g_strdup (active->hash);
+
+  if (active->fd >= 0)
+    {
+      g_autoptr(JsonObject) cancel = json_object_new ();
+      g_autoptr(GError) send_error = NULL;
+
+      json_object_set_string_member (cancel, "type", "media-cancel");
+      json_object_set_string_member (cancel, "hash", hash);
+      if (!companion_desktop_server_send_record (self->server, cancel, &send_error))
+        g_debug ("Could not cancel media %s: %s", hash, send_error->message);
+    }
+
+  g_hash_table_remove (self->wanted, hash);
+  g_hash_table_add (self->failed, g_strdup (hash));
+  if (discard)
+    {
+      g_autoptr(GError) store_error = NULL;
+
+      g_unlink (active->partial_path);
+      if (!companion_mirror_store_set_media_progress (self->store, hash, 0, &store_error))
+        g_debug ("Could not reset media %s: %s", hash, store_error->message);
+    }
+  else
+    record_progress (self, active);
+  active_free (active);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, hash, owned);
+  schedule (self);
+}
+
+static gboolean
+send_request (CompanionMediaTransfer *self,
+              Active                 *active,
+              GError                **error)
+{
+  g_autoptr(JsonObject) request = json_object_new ();
+
+  json_object_set_string_member (request, "type", "media-request");
+  json_object_set_string_member (request, "hash", active->hash);
+  json_object_set_int_member (request, "offset", (gint64) active->received);
+  active->requested_at = active->received;
+  active->since_ack = 0;
+  active->answered = FALSE;
+  return companion_desktop_server_send_record (self->server, request, error);
+}
+
+/* Opens the partial file of HASH at the offset to resume from. */
+static Active *
+begin (CompanionMediaTransfer *self,
+       const char             *hash,
+       GError                **error)
+{
+  g_autoptr(JsonObject) record = NULL;
+  CompanionMediaState state;
+  guint64 received = 0;
+  Active *active;
+  GStatBuf st;
+
+  if (!companion_mirror_store_get_media_state (self->store, hash, &state, &received, error))
+    return NULL;
+  record = companion_mirror_store_lookup (self->store, COMPANION_ENTITY_MEDIA, hash, error);
+  if (record == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_UNKNOWN,
+                     "The mirror has no media “%s”", hash);
+      return NULL;
+    }
+
+  active = g_new0 (Active, 1);
+  active->fd = -1;
+  active->hash = g_strdup (hash);
+  parse_hash (hash, active->raw);
+  active->size = (guint64) json_object_get_int_member_with_default (record, "size", 0);
+  active->partial_path = partial_path (self, hash);
+  if (state == COMPANION_MEDIA_STATE_COMPLETE)
+    {
+      active->received = active->size;
+      return active;
+    }
+  /* Resume from what is both recorded and on disk. */
+  if (state == COMPANION_MEDIA_STATE_PARTIAL && g_stat (active->partial_path, &st) == 0)
+    received = MIN (received, (guint64) st.st_size);
+  else
+    received = 0;
+  received = MIN (received, active->size);
+
+  active->fd = g_open (active->partial_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (active->fd < 0 ||
+      ftruncate (active->fd, (off_t) received) != 0 ||
+      lseek (active->fd, (off_t) received, SEEK_SET) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                   "Cannot write “%s”: %s", active->partial_path, g_strerror (saved));
+      active_free (active);
+      return NULL;
+    }
+  active->received = received;
+  active->recorded = received;
+  return active;
+}
+
+static void
+pump (CompanionMediaTransfer *self)
+{
+  while (self->active == NULL && !g_queue_is_empty (&self->queue) &&
+         companion_desktop_server_is_connected (self->server))
+    {
+      g_autofree char *hash = g_queue_pop_head (&self->queue);
+      g_autoptr(GError) error = NULL;
+      Active *active = begin (self, hash, &error);
+
+      if (active == NULL)
+        {
+          g_hash_table_remove (self->wanted, hash);
+          g_debug ("Not fetching media %s: %s", hash, error->message);
+          continue;
+        }
+      if (active->received == active->size && active->fd < 0)
+        {
+          /* Complete meanwhile. */
+          g_hash_table_remove (self->wanted, hash);
+          active_free (active);
+          g_signal_emit (self, signals[SIGNAL_COMPLETE], 0, hash);
+          continue;
+        }
+      self->active = active;
+      if (!send_request (self, active, &error))
+        {
+          /* Not connected after all: wait for the next connection. */
+          g_debug ("Could not request media %s: %s", hash, error->message);
+          close (active->fd);
+          active->fd = -1;
+          g_queue_push_head (&self->queue, g_strdup (hash));
+          g_clear_pointer (&self->active, active_free);
+          return;
+        }
+    }
+}
+
+/* Queues every partial media, and with ABSENT_TOO absent media up to the
+ * limit, smallest first. Reads the mirror's media table through a read-only
+ * connection: the store has no listing of media by state. */
+static void
+scan_wanted (CompanionMediaTransfer *self,
+             gboolean                absent_too)
+{
+  g_autofree char *path = g_build_filename (companion_mirror_store_get_state_dir (self->store),
+                                            COMPANION_MIRROR_STORE_FILENAME, NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_busy_timeout (db, 2000);
+      rc = sqlite3_prepare_v2 (db,
+                               "SELECT hash FROM media WHERE state = ?1 OR "
+                               "(state = ?2 AND size <= ?3) ORDER BY state DESC, size, hash",
+                               -1, &stmt, NULL);
+    }
+  if (rc != SQLITE_OK)
+    {
+      g_warning ("Cannot list the media to fetch: %s", db != NULL ? sqlite3_errmsg (db) : "out of memory");
+      sqlite3_finalize (stmt);
+      sqlite3_close (db);
+      return;
+    }
+  sqlite3_bind_int (stmt, 1, COMPANION_MEDIA_STATE_PARTIAL);
+  sqlite3_bind_int (stmt, 2, COMPANION_MEDIA_STATE_ABSENT);
+  sqlite3_bind_int64 (stmt, 3, absent_too ? (sqlite3_int64) MIN (self->auto_limit, (guint64) G_MAXINT64) : 0);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *hash = (const char *) sqlite3_column_text (stmt, 0);
+
+      if (!parse_hash (hash, NULL) ||
+          g_hash_table_contains (self->wanted, hash) ||
+          g_hash_table_contains (self->failed, hash))
+        continue;
+      g_hash_table_add (self->wanted, g_strdup (hash));
+      g_queue_push_tail (&self->queue, g_strdup (hash));
+    }
+  if (rc != SQLITE_DONE)
+    g_warning ("Cannot list the media to fetch: %s", sqlite3_errmsg (db));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+}
+
+static gboolean
+on_idle (gpointer user_data)
+{
+  CompanionMediaTransfer *self = user_data;
+
+  self->idle_id = 0;
+  if (self->scan != SCAN_NONE)
+    {
+      gboolean absent_too = self->scan == SCAN_ALL;
+
+      self->scan = SCAN_NONE;
+      scan_wanted (self, absent_too);
+    }
+  pump (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule (CompanionMediaTransfer *self)
+{
+  if (self->idle_id == 0)
+    self->idle_id = g_idle_add (on_idle, self);
+}
+
+/* ---- from the phone -------------------------------------------------------------- */
+
+static void
+on_chunk (CompanionDesktopServer *server,
+          GBytes                 *header,
+          GBytes                 *data,
+          CompanionMediaTransfer *self)
+{
+  Active *active = self->active;
+  gsize header_len = 0, len = 0;
+  const guint8 *h = g_bytes_get_data (header, &header_len);
+  const guint8 *d = g_bytes_get_data (data, &len);
+  guint64 offset = 0;
+  gsize done = 0;
+
+  if (header_len != COMPANION_MEDIA_CHUNK_HEADER_LEN)
+    {
+      g_debug ("Ignoring a chunk with a %" G_GSIZE_FORMAT "-byte header", header_len);
+      return;
+    }
+  if (active == NULL || active->fd < 0 || memcmp (h, active->raw, HASH_LEN) != 0)
+    return; /* left over from a transfer that ended */
+  for (guint i = 0; i < 8; i++)
+    offset = offset << 8 | h[HASH_LEN + i];
+  /* What the phone sent of an earlier, cancelled request of the same media
+   * comes before anything of this one. */
+  if (!active->answered && offset != active->requested_at)
+    return;
+  active->answered = TRUE;
+
+  if (offset != active->received)
+    {
+      fail_active (self, FALSE,
+                   g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_PROTOCOL,
+                                "The phone sent media “%s” at offset %" G_GUINT64_FORMAT
+                                " where %" G_GUINT64_FORMAT " was due",
+                                active->hash, offset, active->received));
+      return;
+    }
+  if (len > active->size - active->received)
+    {
+      fail_active (self, TRUE,
+                   g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH,
+                                "The phone sent more of media “%s” than its %" G_GUINT64_FORMAT
+                                " bytes; nothing of it was kept", active->hash, active->size));
+      return;
+    }
+  while (done < len)
+    {
+      ssize_t w = write (active->fd, d + done, len - done);
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        {
+          int saved = errno;
+
+          fail_active (self, FALSE,
+                       g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                                    "Cannot write “%s”: %s", active->partial_path, g_strerror (saved)));
+          return;
+        }
+      done += (gsize) w;
+    }
+  active->received += len;
+  if (++active->since_ack >= COMPANION_MEDIA_ACK_EVERY || active->received == active->size)
+    {
+      send_ack (self, active);
+      if (active->received - active->recorded >= PROGRESS_RECORD_BYTES)
+        record_progress (self, active);
+      g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, active->hash, active->received, active->size);
+    }
+}
+
+static void
+on_media_end (CompanionDesktopServer *server,
+              const char             *type,
+              JsonObject             *record,
+              CompanionMediaTransfer *self)
+{
+  Active *active = self->active;
+  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
+  gint64 size = json_object_get_int_member_with_default (record, "size", -1);
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *done_hash = NULL;
+
+  if (active == NULL || active->fd < 0 || g_strcmp0 (hash, active->hash) != 0)
+    return;
+  if (!active->answered && active->requested_at != active->size)
+    return; /* the end of an earlier, cancelled request */
+  active->answered = TRUE;
+  send_ack (self, active);
+  close (active->fd);
+  active->fd = -1;
+
+  if (size < 0 || (guint64) size != active->size || active->received != active->size)
+    {
+      fail_active (self, TRUE,
+                   g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH,
+                                "Media “%s” came with %" G_GUINT64_FORMAT " bytes (the phone says %"
+                                G_GINT64_FORMAT "), not the %" G_GUINT64_FORMAT " its record says; "
+                                "nothing of it was kept",
+                                active->hash, active->received, size, active->size));
+      return;
+    }
+
+  file = g_file_new_for_path (active->partial_path);
+  stream = g_file_read (file, NULL, &error);
+  if (stream == NULL ||
+      !companion_mirror_store_store_media_file (self->store, active->hash, G_INPUT_STREAM (stream),
+                                                NULL, &error))
+    {
+      gboolean mismatch = g_error_matches (error, COMPANION_MIRROR_STORE_ERROR,
+                                           COMPANION_MIRROR_STORE_ERROR_MEDIA_MISMATCH);
+
+      fail_active (self, TRUE,
+                   g_error_new (COMPANION_MEDIA_TRANSFER_ERROR,
+                                mismatch ? COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH
+                                         : COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                                "Media “%s” from the phone was not kept: %s",
+                                active->hash, error->message));
+      return;
+    }
+  g_clear_object (&stream);
+  g_unlink (active->partial_path);
+
+  active = g_steal_pointer (&self->active);
+  done_hash = g_strdup (active->hash);
+  g_hash_table_remove (self->wanted, done_hash);
+  if (active->requested_at == active->size)
+    g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, done_hash, active->size, active->size);
+  active_free (active);
+  g_signal_emit (self, signals[SIGNAL_COMPLETE], 0, done_hash);
+  schedule (self);
+}
+
+static void
+on_media_error (CompanionDesktopServer *server,
+                const char             *type,
+                JsonObject             *record,
+                CompanionMediaTransfer *self)
+{
+  Active *active = self->active;
+  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
+  const char *code = json_object_get_string_member_with_default (record, "code", "");
+  const char *message = json_object_get_string_member_with_default (record, "message", "");
+
+  if (active == NULL || g_strcmp0 (hash, active->hash) != 0)
+    return;
+
+  /* The phone's file is shorter than what we have: start over once. */
+  if (g_str_equal (code, "bad-offset") && active->requested_at > 0 && !active->retried &&
+      active->fd >= 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      active->retried = TRUE;
+      active->received = 0;
+      if (ftruncate (active->fd, 0) == 0 && lseek (active->fd, 0, SEEK_SET) == 0)
+        {
+          record_progress (self, active);
+          if (send_request (self, active, &error))
+            return;
+        }
+    }
+  /* The phone has dropped it already: no cancel. */
+  if (active->fd >= 0)
+    {
+      close (active->fd);
+      active->fd = -1;
+    }
+  fail_active (self, TRUE,
+               g_error_new (COMPANION_MEDIA_TRANSFER_ERROR,
+                            g_str_equal (code, "unknown") ? COMPANION_MEDIA_TRANSFER_ERROR_UNKNOWN
+                                                          : COMPANION_MEDIA_TRANSFER_ERROR_PROTOCOL,
+                            "The phone could not send media “%s”: %s%s%s", active->hash,
+                            g_str_equal (code, "unknown") ? "it has no such file" : code,
+                            *message ? " — " : "", message));
+}
+
+static void
+on_connected (CompanionMediaTransfer *self)
+{
+  /* Resume what was under way; the rest waits for sync. */
+  self->scan = MAX (self->scan, SCAN_PARTIAL);
+  schedule (self);
+}
+
+static void
+on_disconnected (CompanionMediaTransfer *self)
+{
+  Active *active = g_steal_pointer (&self->active);
+
+  if (active == NULL)
+    return;
+  /* Kept on disk and in the mirror: the next connection asks from here. */
+  record_progress (self, active);
+  g_queue_push_head (&self->queue, g_strdup (active->hash));
+  active_free (active);
+}
+
+static void
+on_synced (CompanionMediaTransfer *self)
+{
+  self->scan = SCAN_ALL;
+  schedule (self);
+}
+
+/* ---- public ---------------------------------------------------------------------- */
+
+gboolean
+companion_media_transfer_request (CompanionMediaTransfer *self,
+                                  const char             *hash,
+                                  GError                **error)
+{
+  CompanionMediaState state;
+
+  g_return_val_if_fail (COMPANION_IS_MEDIA_TRANSFER (self), FALSE);
+  g_return_val_if_fail (hash != NULL, FALSE);
+
+  if (!parse_hash (hash, NULL))
+    {
+      g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_UNKNOWN,
+                   "“%s” is not a media hash (64 lowercase hex digits)", hash);
+      return FALSE;
+    }
+  if (!companion_mirror_store_get_media_state (self->store, hash, &state, NULL, NULL))
+    {
+      g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_UNKNOWN,
+                   "The mirror has no media “%s”", hash);
+      return FALSE;
+    }
+  g_hash_table_remove (self->failed, hash);
+  if (state == COMPANION_MEDIA_STATE_COMPLETE)
+    {
+      g_signal_emit (self, signals[SIGNAL_COMPLETE], 0, hash);
+      return TRUE;
+    }
+  if (!g_hash_table_contains (self->wanted, hash))
+    {
+      g_hash_table_add (self->wanted, g_strdup (hash));
+      g_queue_push_head (&self->queue, g_strdup (hash));
+    }
+  else if (self->active == NULL || !g_str_equal (self->active->hash, hash))
+    {
+      /* Already queued: move it to the front. */
+      GList *link = g_queue_find_custom (&self->queue, hash, (GCompareFunc) g_strcmp0);
+
+      if (link != NULL)
+        {
+          char *owned = link->data;
+
+          g_queue_delete_link (&self->queue, link);
+          g_queue_push_head (&self->queue, owned);
+        }
+    }
+  schedule (self);
+  return TRUE;
+}
+
+void
+companion_media_transfer_queue_wanted (CompanionMediaTransfer *self)
+{
+  g_return_if_fail (COMPANION_IS_MEDIA_TRANSFER (self));
+  scan_wanted (self, TRUE);
+  schedule (self);
+}
+
+void
+companion_media_transfer_set_auto_download_limit (CompanionMediaTransfer *self,
+                                                  guint64                 limit)
+{
+  g_return_if_fail (COMPANION_IS_MEDIA_TRANSFER (self));
+
+  if (self->auto_limit == limit)
+    return;
+  self->auto_limit = limit;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTO_DOWNLOAD_LIMIT]);
+}
+
+guint64
+companion_media_transfer_get_auto_download_limit (CompanionMediaTransfer *self)
+{
+  g_return_val_if_fail (COMPANION_IS_MEDIA_TRANSFER (self), 0);
+  return self->auto_limit;
+}
+
+guint
+companion_media_transfer_get_pending (CompanionMediaTransfer *self)
+{
+  g_return_val_if_fail (COMPANION_IS_MEDIA_TRANSFER (self), 0);
+  return g_hash_table_size (self->wanted);
+}
+
+static void
+companion_media_transfer_get_property (GObject    *object,
+                                       guint       prop_id,
+                                       GValue     *value,
+                                       GParamSpec *pspec)
+{
+  CompanionMediaTransfer *self = COMPANION_MEDIA_TRANSFER (object);
+
+  switch (prop_id)
+    {
+    case PROP_AUTO_DOWNLOAD_LIMIT:
+      g_value_set_uint64 (value, self->auto_limit);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+companion_media_transfer_set_property (GObject      *object,
+                                       guint         prop_id,
+                                       const GValue *value,
+                                       GParamSpec   *pspec)
+{
+  CompanionMediaTransfer *self = COMPANION_MEDIA_TRANSFER (object);
+
+  switch (prop_id)
+    {
+    case PROP_AUTO_DOWNLOAD_LIMIT:
+      companion_media_transfer_set_auto_download_limit (self, g_value_get_uint64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+companion_media_transfer_dispose (GObject *object)
+{
+  CompanionMediaTransfer *self = COMPANION_MEDIA_TRANSFER (object);
+
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+  if (self->active != NULL)
+    {
+      record_progress (self, self->active);
+      g_clear_pointer (&self->active, active_free);
+    }
+  if (self->server != NULL)
+    g_signal_handlers_disconnect_by_data (self->server, self);
+  g_clear_object (&self->server);
+  g_clear_object (&self->store);
+  g_queue_clear_full (&self->queue, g_free);
+
+  G_OBJECT_CLASS (companion_media_transfer_parent_class)->dispose (object);
+}
+
+static void
+companion_media_transfer_finalize (GObject *object)
+{
+  CompanionMediaTransfer *self = COMPANION_MEDIA_TRANSFER (object);
+
+  g_clear_pointer (&self->wanted, g_hash_table_unref);
+  g_clear_pointer (&self->failed, g_hash_table_unref);
+
+  G_OBJECT_CLASS (companion_media_transfer_parent_class)->finalize (object);
+}
+
+static void
+companion_media_transfer_class_init (CompanionMediaTransferClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  object_class->get_property = companion_media_transfer_get_property;
+  object_class->set_property = companion_media_transfer_set_property;
+  object_class->dispose = companion_media_transfer_dispose;
+  object_class->finalize = companion_media_transfer_finalize;
+
+  properties[PROP_AUTO_DOWNLOAD_LIMIT] =
+    g_param_spec_uint64 ("auto-download-limit", NULL, NULL, 0, G_MAXUINT64,
+                         COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_PROGRESS] = g_signal_new ("progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
+  signals[SIGNAL_COMPLETE] = g_signal_new ("complete", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                         G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
+}
+
+static void
+companion_media_transfer_init (CompanionMediaTransfer *self)
+{
+  self->auto_limit = COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT;
+  g_queue_init (&self->queue);
+  self->wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+CompanionMediaTransfer *
+companion_media_transfer_new (CompanionDesktopServer *server,
+                              CompanionMirrorStore   *store,
+                              CompanionDesktopSync   *sync)
+{
+  CompanionMediaTransfer *self;
+
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (server), NULL);
+  g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (store), NULL);
+  g_return_val_if_fail (sync == NULL || COMPANION_IS_DESKTOP_SYNC (sync), NULL);
+
+  self = g_object_new (COMPANION_TYPE_MEDIA_TRANSFER, NULL);
+  self->server = g_object_ref (server);
+  self->store = g_object_ref (store);
+  g_signal_connect (server, "session-chunk", G_CALLBACK (on_chunk), self);
+  g_signal_connect (server, "session-record::media-end", G_CALLBACK (on_media_end), self);
+  g_signal_connect (server, "session-record::media-error", G_CALLBACK (on_media_error), self);
+  g_signal_connect_swapped (server, "connected", G_CALLBACK (on_connected), self);
+  g_signal_connect_swapped (server, "disconnected", G_CALLBACK (on_disconnected), self);
+  if (sync != NULL)
+    g_signal_connect_object (sync, "synced", G_CALLBACK (on_synced), self, G_CONNECT_SWAPPED);
+  return self;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "companion-desktop-server.h"
+#include "companion-desktop-sync.h"
+#include "companion-mirror-store.h"
+#include "companion-tunnel.h"
+
+G_BEGIN_DECLS
+
+/* Media transfer (docs/protocol.md, "Media transfer"). */
+#define COMPANION_MEDIA_CHUNK_SIZE            COMPANION_TUNNEL_CHUNK_MAX   /* 60 KiB */
+/* A chunk's header: the media's BLAKE2b-256 (32 bytes), then the offset of
+ * its data in the file (8 bytes, big-endian). */
+#define COMPANION_MEDIA_CHUNK_HEADER_LEN      40
+/* The phone keeps at most this many chunks unacknowledged... */
+#define COMPANION_MEDIA_WINDOW                16
+/* ...and the desktop acknowledges every this many, and at the end. */
+#define COMPANION_MEDIA_ACK_EVERY             4
+#define COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT (G_GUINT64_CONSTANT (16) * 1024 * 1024)
+
+#define COMPANION_MEDIA_TRANSFER_ERROR (companion_media_transfer_error_quark ())
+
+typedef enum
+{
+  /* The phone has no file for the hash (or the mirror no record of it). */
+  COMPANION_MEDIA_TRANSFER_ERROR_UNKNOWN,
+  /* The bytes received do not hash to the media's hash, or their count is not its size. */
+  COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH,
+  /* The phone broke the protocol (a chunk out of place, a malformed record). */
+  COMPANION_MEDIA_TRANSFER_ERROR_PROTOCOL,
+  /* The partial file could not be written. */
+  COMPANION_MEDIA_TRANSFER_ERROR_IO,
+} CompanionMediaTransferError;
+
+#define COMPANION_TYPE_MEDIA_TRANSFER (companion_media_transfer_get_type ())
+
+G_DECLARE_FINAL_TYPE (CompanionMediaTransfer, companion_media_transfer,
+                      COMPANION, MEDIA_TRANSFER, GObject)
+
+GQuark                  companion_media_transfer_error_quark (void);
+
+/* The desktop's side of media transfer: a queue of wanted media, fetched one
+ * at a time from the connected phone into STATE_DIR/media/.partial-HASH,
+ * progress recorded in the mirror (resumed by offset after a disconnect or a
+ * restart), verified by companion_mirror_store_store_media_file() at the end.
+ * When SYNC is given, every "synced" queues what is wanted automatically:
+ * partial media, and absent media up to the auto-download limit (the
+ * "auto-download-limit" property, bytes; 0 = none). Signals: "progress"
+ * (hash, guint64 received, guint64 size), "complete" (hash), "failed" (hash,
+ * GError: nothing of it is kept when the bytes did not verify). */
+CompanionMediaTransfer *companion_media_transfer_new          (CompanionDesktopServer *server,
+                                                               CompanionMirrorStore   *store,
+                                                               CompanionDesktopSync   *sync);
+/* Queues HASH (first in line). FALSE with ERROR when the mirror has no such
+ * media; a complete one emits "complete" at once. */
+gboolean                companion_media_transfer_request      (CompanionMediaTransfer *self,
+                                                               const char             *hash,
+                                                               GError                **error);
+/* Queues what is wanted now, as after "synced". */
+void                    companion_media_transfer_queue_wanted (CompanionMediaTransfer *self);
+void                    companion_media_transfer_set_auto_download_limit (CompanionMediaTransfer *self,
+                                                                          guint64                 limit);
+guint64                 companion_media_transfer_get_auto_download_limit (CompanionMediaTransfer *self);
+/* Media queued or under way. */
+guint                   companion_media_transfer_get_pending  (CompanionMediaTransfer *self);
+
+G_END_DECLS
