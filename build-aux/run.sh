@@ -55,6 +55,15 @@ cat "$demo/phone.out"
 echo
 echo "== Desktop after pairing: the phone's data is mirrored"
 sed -n '/Linked with/,$p' "$demo/cli.out"
+echo
+echo "== Live: a message arrives on the phone, and one is sent from the desktop"
+chat=$(_build/src/phone/companion-phone export --state-dir "$demo/phone" \
+  | grep -o '"chats":\[{[^}]*"id":"[^"]*"' | sed 's/.*"id":"//; s/"$//')
+messages=$(sed -n 's/.*, \([0-9]*\) messages,.*/\1/p' "$demo/cli.out" | tail -n 1)
+echo '{"type": "message-in", "chat": "'"$chat"'", "text": "Are you at your desk?"}' >&4
+echo '{"type": "send", "chat": "'"$chat"'", "text": "Yes, answering from the keyboard."}' >&3
+wait_for "$demo/cli.out" " $((messages + 2)) messages,"
+tail -n 2 "$demo/cli.out"
 _build/src/cli/companion-cli export --state-dir "$demo/desktop" > "$demo/desktop.json"
 _build/src/phone/companion-phone export --state-dir "$demo/phone" > "$demo/phone.json"
 if cmp -s "$demo/desktop.json" "$demo/phone.json"; then
