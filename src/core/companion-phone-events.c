@@ -3,10 +3,10 @@
 
 #include "config.h"
 
-#include <png.h>
 #include <sqlite3.h>
 #include <string.h>
 
+#include "companion-media-sample.h"
 #include "companion-phone-events.h"
 
 /* How far back "read" looks for outgoing messages still "delivered". */
@@ -481,124 +481,6 @@ rand_below (GRand *rand,
   return (guint) g_rand_int_range (rand, 0, (gint32) n);
 }
 
-static GBytes *
-make_png (GRand *rand,
-          guint *width_out,
-          guint *height_out)
-{
-  png_image image = { 0 };
-  guint width = 32 + rand_below (rand, 97), height = 32 + rand_below (rand, 97);
-  guint8 c1[3], c2[3];
-  g_autofree guint8 *pixels = NULL;
-  png_alloc_size_t size = 0;
-  guint8 *memory;
-
-  for (guint i = 0; i < 3; i++)
-    {
-      c1[i] = (guint8) rand_below (rand, 256);
-      c2[i] = (guint8) rand_below (rand, 256);
-    }
-  pixels = g_malloc ((gsize) width * height * 3);
-  for (guint y = 0; y < height; y++)
-    for (guint x = 0; x < width; x++)
-      {
-        guint8 *p = pixels + ((gsize) y * width + x) * 3;
-        guint t = (x + y) * 255 / (width + height);
-
-        for (guint i = 0; i < 3; i++)
-          p[i] = (guint8) ((c1[i] * (255 - t) + c2[i] * t) / 255);
-      }
-  /* Random first pixels: every image differs. */
-  for (guint i = 0; i < 6; i++)
-    pixels[i] = (guint8) rand_below (rand, 256);
-
-  image.version = PNG_IMAGE_VERSION;
-  image.width = width;
-  image.height = height;
-  image.format = PNG_FORMAT_RGB;
-  if (!png_image_write_to_memory (&image, NULL, &size, 0, pixels, 0, NULL))
-    g_error ("libpng: %s", image.message);
-  memory = g_malloc (size);
-  if (!png_image_write_to_memory (&image, memory, &size, 0, pixels, 0, NULL))
-    g_error ("libpng: %s", image.message);
-  *width_out = width;
-  *height_out = height;
-  return g_bytes_new_take (memory, size);
-}
-
-static void
-put_le (GByteArray *a,
-        guint32     v,
-        guint       n)
-{
-  guint8 b[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
-  g_byte_array_append (a, b, n);
-}
-
-/* RIFF/WAVE, 16-bit 8 kHz mono: a short tone. */
-static GBytes *
-make_wav (GRand *rand,
-          guint *duration_ms_out)
-{
-  const guint rate = 8000;
-  guint samples = rate / 2 + rand_below (rand, rate * 2);
-  guint period = rate / (180 + rand_below (rand, 500));
-  GByteArray *a = g_byte_array_sized_new (44 + samples * 2);
-
-  g_byte_array_append (a, (const guint8 *) "RIFF", 4);
-  put_le (a, 36 + samples * 2, 4);
-  g_byte_array_append (a, (const guint8 *) "WAVEfmt ", 8);
-  put_le (a, 16, 4);
-  put_le (a, 1, 2);         /* PCM */
-  put_le (a, 1, 2);         /* mono */
-  put_le (a, rate, 4);
-  put_le (a, rate * 2, 4);
-  put_le (a, 2, 2);
-  put_le (a, 16, 2);
-  g_byte_array_append (a, (const guint8 *) "data", 4);
-  put_le (a, samples * 2, 4);
-  for (guint i = 0; i < samples; i++)
-    {
-      guint phase = i % period;
-      gint tri = (gint) (phase < period / 2 ? phase : period - phase) * 4 * 6000 / (gint) period - 6000;
-
-      put_le (a, (guint16) (gint16) tri, 2);
-    }
-  /* One random sample: every note differs. */
-  a->data[44] = (guint8) rand_below (rand, 256);
-  *duration_ms_out = samples * 1000 / rate;
-  return g_byte_array_free_to_bytes (a);
-}
-
-static GBytes *
-make_pdf (const char *title)
-{
-  GString *pdf = g_string_new ("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
-  g_autofree char *stream = g_strdup_printf ("BT /F1 24 Tf 72 720 Td (%s) Tj ET\n", title);
-  char *objects[5];
-  gsize offsets[5];
-  gsize xref;
-
-  objects[0] = g_strdup ("<< /Type /Catalog /Pages 2 0 R >>");
-  objects[1] = g_strdup ("<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
-  objects[2] = g_strdup ("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-                         " /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>");
-  objects[3] = g_strdup_printf ("<< /Length %zu >>\nstream\n%sendstream", strlen (stream), stream);
-  objects[4] = g_strdup ("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
-  for (guint i = 0; i < 5; i++)
-    {
-      offsets[i] = pdf->len;
-      g_string_append_printf (pdf, "%u 0 obj\n%s\nendobj\n", i + 1, objects[i]);
-      g_free (objects[i]);
-    }
-  xref = pdf->len;
-  g_string_append (pdf, "xref\n0 6\n0000000000 65535 f \n");
-  for (guint i = 0; i < 5; i++)
-    g_string_append_printf (pdf, "%010zu 00000 n \n", offsets[i]);
-  g_string_append_printf (pdf, "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", xref);
-  return g_string_free_to_bytes (pdf);
-}
-
 /* Writes a small file of KIND into the store and returns its media record. */
 static JsonObject *
 make_media (CompanionPhoneEvents *self,
@@ -615,13 +497,14 @@ make_media (CompanionPhoneEvents *self,
 
   if (g_str_equal (kind, "image"))
     {
-      bytes = make_png (self->rand, &width, &height);
+      /* A random index: live images never repeat generated ones. */
+      bytes = companion_media_sample_png (self->rand, g_rand_int (self->rand), &width, &height);
       mime = "image/png";
       name = g_strdup_printf ("IMG_live_%05" G_GUINT64_FORMAT ".png", number);
     }
   else if (g_str_equal (kind, "voice"))
     {
-      bytes = make_wav (self->rand, &duration_ms);
+      bytes = companion_media_sample_wav (self->rand, (guint) number, &duration_ms);
       mime = "audio/wav";
       name = g_strdup_printf ("voice-note-live-%05" G_GUINT64_FORMAT ".wav", number);
     }
@@ -629,7 +512,7 @@ make_media (CompanionPhoneEvents *self,
     {
       g_autofree char *title = g_strdup_printf ("Companion live document %" G_GUINT64_FORMAT " %08x",
                                                 number, g_rand_int (self->rand));
-      bytes = make_pdf (title);
+      bytes = companion_media_sample_pdf (title);
       mime = "application/pdf";
       name = g_strdup_printf ("Document %" G_GUINT64_FORMAT ".pdf", number);
     }
