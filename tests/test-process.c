@@ -193,3 +193,17 @@ test_process_peak_rss_kib (TestProcess *self)
     return -1;
   return g_ascii_strtoll (line + strlen ("VmHWM:"), NULL, 10);
 }
+
+void
+test_process_drain (TestProcess *self)
+{
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  /* Blocking: the caller has asked the program to end. */
+  while ((line = g_data_input_stream_read_line_utf8 (self->out, NULL, NULL, &error)) != NULL)
+    {
+      g_string_append_printf (self->seen, "%s\n", line);
+      g_free (line);
+    }
+}

@@ -324,6 +324,80 @@ test_first_sync (void)
   result_clear (&phone_export);
 }
 
+static guint
+count_events (const char *output,
+              const char *event)
+{
+  g_autofree char *needle = g_strdup_printf ("\"event\":\"%s\"", event);
+  guint n = 0;
+
+  for (const char *p = strstr (output, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+/* Media download follows the "auto-download-limit" setting: 0 fetches
+ * nothing, the default (16 MiB) fetches the fixture's three small files. */
+static void
+test_auto_download_limit (void)
+{
+  g_autofree char *fixture = g_test_build_filename (G_TEST_DIST, "data", "fixture-small", "fixture.json", NULL);
+  g_autofree char *config = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", NULL);
+  g_autofree char *keyfile = g_build_filename (config, "keyfile", NULL);
+
+  keyring_env ();
+  g_mkdir_with_parents (config, 0700);
+  g_assert_true (g_file_set_contents (keyfile, "[io/github/companiondesk/Companion]\nauto-download-limit=0\n",
+                                      -1, NULL));
+
+  for (int limit_zero = 1; limit_zero >= 0; limit_zero--)
+    {
+      g_autofree char *dir = g_dir_make_tmp ("companion-media-XXXXXX", NULL);
+      g_autofree char *png = g_build_filename (dir, "qr.png", NULL);
+      g_autofree char *desk = g_build_filename (dir, "desktop", NULL);
+      g_autofree char *phone_state = g_build_filename (dir, "phone", NULL);
+      g_autoptr(JsonObject) event = NULL;
+      TestProcess *cli, *phone;
+
+      if (limit_zero)
+        {
+          g_setenv ("GSETTINGS_BACKEND", "keyfile", TRUE);
+          g_setenv ("XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
+        }
+      cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+                                "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
+      g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+      event = test_process_wait_event (cli, "qr");
+      phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+                                  "--fixture", fixture, NULL);
+      g_clear_pointer (&event, json_object_unref);
+      event = test_process_wait_event (cli, "synced");
+
+      if (limit_zero)
+        {
+          /* Give it time to (not) fetch anything. */
+          g_usleep (700 * 1000);
+          test_process_send (cli, "{\"type\": \"quit\"}");
+        }
+      else
+        {
+          for (guint n = 0; n < 3; n++)
+            {
+              g_clear_pointer (&event, json_object_unref);
+              event = test_process_wait_event (cli, "media-complete");
+            }
+          test_process_send (cli, "{\"type\": \"quit\"}");
+        }
+      /* Everything it printed, up to its end. */
+      test_process_drain (cli);
+      g_clear_pointer (&event, json_object_unref);
+      test_process_send (phone, "{\"type\": \"quit\"}");
+      g_assert_cmpint (test_process_finish (phone), ==, 0);
+      g_assert_cmpuint (count_events (test_process_get_output (cli), "media-complete"), ==, limit_zero ? 0 : 3);
+      g_assert_cmpint (test_process_finish (cli), ==, 0);
+    }
+}
+
 static void
 write_code (const char *path,
             const char *text)
@@ -464,6 +538,7 @@ main (int   argc,
   g_test_add_func ("/programs/pair-reconnect-unlink", test_pair_reconnect_unlink);
   g_test_add_func ("/programs/reconnect-refused-after-unlink", test_reconnect_refused_after_unlink);
   g_test_add_func ("/programs/first-sync", test_first_sync);
+  g_test_add_func ("/programs/auto-download-limit", test_auto_download_limit);
   g_test_add_func ("/programs/scan-errors", test_scan_errors);
   g_test_add_func ("/programs/usage-errors", test_usage_errors);
   g_test_add_func ("/programs/status-and-version", test_status_and_version);

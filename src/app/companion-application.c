@@ -10,6 +10,7 @@
 #include "companion-failure-window.h"
 #include "companion-network.h"
 #include "companion-secret-key-store.h"
+#include "companion-settings.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
 #include "companion-window.h"
@@ -32,23 +33,13 @@ G_DEFINE_FINAL_TYPE (CompanionApplication, companion_application, ADW_TYPE_APPLI
 static guint16
 configured_port (void)
 {
-  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr(GSettingsSchema) schema = NULL;
-  g_autoptr(GSettings) settings = NULL;
+  g_autoptr(GSettings) settings = companion_settings_new_if_installed ();
+  g_autoptr(GVariant) value = NULL;
 
-  if (source != NULL)
-    schema = g_settings_schema_source_lookup (source, "io.github.companiondesk.Companion", TRUE);
-  if (schema == NULL)
-    {
-      g_warning ("The settings schema is not installed; using the default port %u",
-                 COMPANION_DEFAULT_PORT);
-      return COMPANION_DEFAULT_PORT;
-    }
-  settings = g_settings_new_full (schema, NULL, NULL);
-  {
-    g_autoptr(GVariant) value = g_settings_get_value (settings, "listen-port");
-    return g_variant_get_uint16 (value);
-  }
+  if (settings == NULL)
+    return COMPANION_DEFAULT_PORT;
+  value = g_settings_get_value (settings, "listen-port");
+  return g_variant_get_uint16 (value);
 }
 
 /* Opens the keys and starts listening; a failure is shown in the window. */

@@ -24,6 +24,7 @@
 #include "companion-pairing-payload.h"
 #include "companion-qr-code.h"
 #include "companion-secret-key-store.h"
+#include "companion-settings.h"
 #include "companion-state-dir.h"
 #include "companion-version.h"
 
@@ -520,6 +521,7 @@ run_engine (CliOptions *options,
   g_autoptr(CompanionCommandReader) commands = NULL;
   g_autoptr(CompanionMirrorStore) mirror = NULL;
   g_autoptr(CompanionDesktopSync) sync = NULL;
+  g_autoptr(GSettings) settings = NULL;
   g_autoptr(CompanionMediaTransfer) media = NULL;
   g_autofree char *state_dir = NULL;
   Engine engine = { 0 };
@@ -565,6 +567,11 @@ run_engine (CliOptions *options,
   g_signal_connect (sync, "failed", G_CALLBACK (on_sync_failed), &engine);
   /* Media: partial ones resume, small ones come after each sync. */
   media = companion_media_transfer_new (server, mirror, sync);
+  /* The GUI's preference applies here too (default 16 MiB). */
+  settings = companion_settings_new_if_installed ();
+  if (settings != NULL)
+    companion_media_transfer_set_auto_download_limit (media, (guint64) g_settings_get_int64 (settings,
+                                                                                             "auto-download-limit"));
   g_signal_connect (media, "progress", G_CALLBACK (on_media_progress), &engine);
   g_signal_connect (media, "complete", G_CALLBACK (on_media_complete), &engine);
   g_signal_connect (media, "failed", G_CALLBACK (on_media_failed), &engine);
