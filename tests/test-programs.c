@@ -320,6 +320,8 @@ test_first_sync (void)
   g_assert_cmpuint (strlen (desk_export.out), >, (gsize) messages * 50);
   g_assert_true (g_str_has_suffix (desk_export.out, "}\n"));
   g_assert_true (g_str_equal (desk_export.out, phone_export.out));
+  /* Images bring their thumbnails inline: a PNG ("\x89PNG\r\n\x1a\n") in base64. */
+  g_assert_nonnull (strstr (desk_export.out, "\"thumbnail\":\"iVBORw0KGgo"));
   result_clear (&desk_export);
   result_clear (&phone_export);
 }

@@ -538,6 +538,8 @@ test_media_rules (void)
   g_autofree char *mime_129 = g_strdup_printf ("{\"mime\":\"abc/%s\"}", fill);
   g_autofree char *name_fill = g_strnfill (257, 'f');
   g_autofree char *name_257 = g_strdup_printf ("{\"name\":\"%s\"}", name_fill);
+  g_autofree char *big_fill = g_strnfill (COMPANION_MEDIA_THUMBNAIL_MAX_BASE64 + 4, 'A');
+  g_autofree char *thumbnail_too_big = g_strdup_printf ("{\"thumbnail\":\"%s\"}", big_fill);
   const BadCase cases[] = {
     { "{\"hash\":\"<absent>\"}", MISSING, "hash" },
     { "{\"hash\":\"" HASH_B "\"}", OK, NULL },
@@ -588,6 +590,15 @@ test_media_rules (void)
     { "{\"kind\":\"video\",\"duration_ms\":0}", INVALID, "duration_ms" },
     { "{\"kind\":\"video\",\"duration_ms\":86400001}", INVALID, "duration_ms" },
     { "{\"kind\":\"video\",\"duration_ms\":\"1s\"}", INVALID, "duration_ms" },
+    { "{\"thumbnail\":\"iVBORw0KGgp0aHVtYm5haWwtYm9keQ==\"}", OK, NULL },
+    { "{\"kind\":\"video\",\"thumbnail\":\"iVBORw0KGgp0aHVtYm5haWwtYm9keQ==\"}", OK, NULL },
+    { "{\"kind\":\"document\",\"width\":null,\"height\":null,\"thumbnail\":\"iVBORw0KGgp0aHVtYm5haWwtYm9keQ==\"}", INVALID, "thumbnail" },
+    { "{\"thumbnail\":\"R0lGODlhLW5vdC1hLXBuZw==\"}", INVALID, "thumbnail" },
+    { "{\"thumbnail\":\"not base64!\"}", INVALID, "thumbnail" },
+    { "{\"thumbnail\":\"iVBORw0KGgo\"}", INVALID, "thumbnail" },
+    { "{\"thumbnail\":\"\"}", INVALID, "thumbnail" },
+    { "{\"thumbnail\":12}", INVALID, "thumbnail" },
+    { thumbnail_too_big, LARGE, "thumbnail" },
     { "{\"path\":\"/tmp/a\"}", UNKNOWN, "path" },
   };
 

@@ -322,11 +322,12 @@ generate_media (Generator *g,
       g_autofree char *name = NULL;
       guint roll = pick (g, 100);
       guint width = 0, height = 0, duration_ms = 0;
+      g_autofree char *thumbnail = NULL;
       const char *kind, *mime;
 
       if (roll < 60)
         {
-          bytes = companion_media_sample_png (g->rand, i, &width, &height);
+          bytes = companion_media_sample_png (g->rand, i, &width, &height, &thumbnail);
           kind = "image";
           mime = "image/png";
           name = g_strdup_printf ("IMG_%05u.png", i + 1);
@@ -365,6 +366,8 @@ generate_media (Generator *g,
           json_object_set_int_member (record, "width", width);
           json_object_set_int_member (record, "height", height);
         }
+      if (thumbnail != NULL)
+        json_object_set_string_member (record, "thumbnail", thumbnail);
       if (duration_ms > 0)
         json_object_set_int_member (record, "duration_ms", duration_ms);
       g_ptr_array_add (g->media_hashes, g_steal_pointer (&hash));

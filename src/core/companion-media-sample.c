@@ -15,19 +15,60 @@ pick (GRand *rand,
   return (guint) g_rand_int_range (rand, 0, (gint32) n);
 }
 
+static GBytes *
+encode_png (const guint8 *pixels,
+            guint         width,
+            guint         height)
+{
+  png_image image = { 0 };
+  png_alloc_size_t size = 0;
+  guint8 *memory;
+
+  image.version = PNG_IMAGE_VERSION;
+  image.width = width;
+  image.height = height;
+  image.format = PNG_FORMAT_RGB;
+  image.flags = PNG_IMAGE_FLAG_FAST;
+  if (!png_image_write_to_memory (&image, NULL, &size, 0, pixels, 0, NULL))
+    g_error ("libpng: %s", image.message);
+  memory = g_malloc (size);
+  if (!png_image_write_to_memory (&image, memory, &size, 0, pixels, 0, NULL))
+    g_error ("libpng: %s", image.message);
+  return g_bytes_new_take (memory, size);
+}
+
+/* The image scaled down to THUMBNAIL_SIDE on its longer side, as base64. */
+#define THUMBNAIL_SIDE 48
+
+static char *
+make_thumbnail (const guint8 *pixels,
+                guint         width,
+                guint         height)
+{
+  guint longer = MAX (width, height);
+  guint tw = MAX (1, width * THUMBNAIL_SIDE / longer), th = MAX (1, height * THUMBNAIL_SIDE / longer);
+  g_autofree guint8 *small = g_malloc ((gsize) tw * th * 3);
+  g_autoptr(GBytes) png = NULL;
+
+  for (guint y = 0; y < th; y++)
+    for (guint x = 0; x < tw; x++)
+      memcpy (small + ((gsize) y * tw + x) * 3,
+              pixels + ((gsize) (y * height / th) * width + x * width / tw) * 3, 3);
+  png = encode_png (small, tw, th);
+  return g_base64_encode (g_bytes_get_data (png, NULL), g_bytes_get_size (png));
+}
+
 GBytes *
 companion_media_sample_png (GRand *rand,
                             guint  index,
                             guint *width_out,
-                            guint *height_out)
+                            guint *height_out,
+                            char **thumbnail_out)
 {
-  png_image image = { 0 };
   guint width = 64 + pick (rand, 577), height = 64 + pick (rand, 577);
   guint pattern = pick (rand, 3);
   guint8 c1[3], c2[3];
   g_autofree guint8 *pixels = NULL;
-  png_alloc_size_t size = 0;
-  guint8 *memory;
 
   for (guint i = 0; i < 3; i++)
     {
@@ -64,19 +105,11 @@ companion_media_sample_png (GRand *rand,
   pixels[1] = (guint8) (index >> 8);
   pixels[2] = (guint8) index;
 
-  image.version = PNG_IMAGE_VERSION;
-  image.width = width;
-  image.height = height;
-  image.format = PNG_FORMAT_RGB;
-  image.flags = PNG_IMAGE_FLAG_FAST;
-  if (!png_image_write_to_memory (&image, NULL, &size, 0, pixels, 0, NULL))
-    g_error ("libpng: %s", image.message);
-  memory = g_malloc (size);
-  if (!png_image_write_to_memory (&image, memory, &size, 0, pixels, 0, NULL))
-    g_error ("libpng: %s", image.message);
   *width_out = width;
   *height_out = height;
-  return g_bytes_new_take (memory, size);
+  if (thumbnail_out != NULL)
+    *thumbnail_out = make_thumbnail (pixels, width, height);
+  return encode_png (pixels, width, height);
 }
 
 static void

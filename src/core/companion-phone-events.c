@@ -493,12 +493,13 @@ make_media (CompanionPhoneEvents *self,
   g_autofree char *hash = NULL;
   g_autofree char *name = NULL;
   guint width = 0, height = 0, duration_ms = 0;
+  g_autofree char *thumbnail = NULL;
   const char *mime;
 
   if (g_str_equal (kind, "image"))
     {
       /* A random index: live images never repeat generated ones. */
-      bytes = companion_media_sample_png (self->rand, g_rand_int (self->rand), &width, &height);
+      bytes = companion_media_sample_png (self->rand, g_rand_int (self->rand), &width, &height, &thumbnail);
       mime = "image/png";
       name = g_strdup_printf ("IMG_live_%05" G_GUINT64_FORMAT ".png", number);
     }
@@ -530,6 +531,8 @@ make_media (CompanionPhoneEvents *self,
       json_object_set_int_member (record, "width", width);
       json_object_set_int_member (record, "height", height);
     }
+  if (thumbnail != NULL)
+    json_object_set_string_member (record, "thumbnail", thumbnail);
   if (duration_ms > 0)
     json_object_set_int_member (record, "duration_ms", duration_ms);
   return g_steal_pointer (&record);

@@ -35,7 +35,7 @@ static const char * const message_fields[] = {
   "reactions", NULL
 };
 static const char * const media_fields[] = {
-  "hash", "kind", "mime", "name", "size", "width", "height", "duration_ms", NULL
+  "hash", "kind", "mime", "name", "size", "width", "height", "duration_ms", "thumbnail", NULL
 };
 static const char * const call_fields[] = {
   "id", "kind", "direction", "missed", "time", "duration_s", "participants", NULL
@@ -821,10 +821,29 @@ is_mime_token (const char *start,
   return TRUE;
 }
 
+/* Standard base64 of a PNG: the inline thumbnail of docs/records.md. */
+static gboolean
+is_base64_png (const char *text)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  g_autofree guint8 *decoded = NULL;
+  gsize len = strlen (text), padding = 0, decoded_len = 0;
+
+  if (len == 0 || len % 4 != 0)
+    return FALSE;
+  while (padding < 2 && text[len - 1 - padding] == '=')
+    padding++;
+  for (gsize i = 0; i < len - padding; i++)
+    if (!g_ascii_isalnum (text[i]) && text[i] != '+' && text[i] != '/')
+      return FALSE;
+  decoded = g_base64_decode (text, &decoded_len);
+  return decoded_len >= sizeof signature && memcmp (decoded, signature, sizeof signature) == 0;
+}
+
 static gboolean
 validate_media (Check *check)
 {
-  const char *kind, *mime, *name, *slash;
+  const char *kind, *mime, *name, *slash, *thumbnail;
   gboolean present, visual, timed;
   gint64 value;
 
@@ -855,6 +874,12 @@ validate_media (Check *check)
     return FALSE;
   if (present && !timed)
     return fail (check, COMPANION_RECORD_ERROR_INVALID_FIELD, "duration_ms", "is for voice and video only");
+  if (!get_string (check, "thumbnail", TRUE, 1, COMPANION_MEDIA_THUMBNAIL_MAX_BASE64, &thumbnail))
+    return FALSE;
+  if (thumbnail != NULL && !visual)
+    return fail (check, COMPANION_RECORD_ERROR_INVALID_FIELD, "thumbnail", "is for images and videos only");
+  if (thumbnail != NULL && !is_base64_png (thumbnail))
+    return fail (check, COMPANION_RECORD_ERROR_INVALID_FIELD, "thumbnail", "must be a PNG image in base64");
   return TRUE;
 }
 

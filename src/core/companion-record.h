@@ -34,6 +34,10 @@ typedef enum
  * must fit in one Noise transport message (65 519 bytes of plaintext). */
 #define COMPANION_RECORD_MAX_SIZE (60 * 1024)
 
+/* An inline thumbnail: a PNG of at most 8 KiB, as base64. */
+#define COMPANION_MEDIA_THUMBNAIL_MAX_BYTES  8192
+#define COMPANION_MEDIA_THUMBNAIL_MAX_BASE64 (4 * ((COMPANION_MEDIA_THUMBNAIL_MAX_BYTES + 2) / 3))
+
 GQuark           companion_record_error_quark    (void);
 
 const char      *companion_entity_to_string      (CompanionEntity  entity);
