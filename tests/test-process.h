@@ -17,7 +17,8 @@ int          test_process_timeout_s    (void);
 
 /* Points the programs started from now on at DATA_HOME for their data
  * (and libsecret's file backend, so no D-Bus is needed) and at the
- * system's DATA_DIRS for schemas and modules. */
+ * system's DATA_DIRS for schemas and modules; they run with fatal
+ * criticals, not fatal warnings (see test-process.c). */
 void         test_process_isolated_env (const char  *data_home,
                                         const char  *data_dirs);
 TestProcess *test_process_start        (const char  *first,
