@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Convergence under crashes, with the real programs: while the desktop
- * mirrors a phone, either side is killed (SIGKILL) at seeded random moments
- * and started again; in the end the desktop's export equals the phone's.
+ * mirrors a phone that makes live traffic, either side is killed (SIGKILL)
+ * at seeded random moments and started again; once the traffic stops, the
+ * desktop's export equals the phone's.
  * COMPANION_TEST_SEED picks the seed (default 1), COMPANION_TEST_KILLS the
  * number of kills (default 20). */
 #include "config.h"
@@ -49,10 +50,17 @@ start_desktop (const char *desk)
                              "--listen", "127.0.0.1:0", NULL);
 }
 
+/* With SEED, the phone also makes live traffic (40 events a second). */
 static TestProcess *
-start_phone (const char *phone_state)
+start_phone (const char *phone_state,
+             guint       seed)
 {
-  return test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  g_autofree char *seed_text = g_strdup_printf ("%u", seed);
+
+  if (seed == 0)
+    return test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  return test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state,
+                             "--events", "40", "--seed", seed_text, NULL);
 }
 
 /* Runs the main context for MS milliseconds: the programs go on meanwhile. */
@@ -98,7 +106,8 @@ test_kill_and_resume (void)
   phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                               "--generate", test_process_sanitized ()
                                 ? "chats=60,messages=2000,media=20,calls=200,seed=3"
-                                : "chats=60,messages=20000,media=20,calls=200,seed=3", NULL);
+                                : "chats=60,messages=20000,media=20,calls=200,seed=3",
+                              "--events", "40", "--seed", "1", NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (phone, "generated");
   last_seq = json_object_get_int_member (event, "last_seq");
@@ -121,20 +130,25 @@ test_kill_and_resume (void)
       else
         {
           test_process_kill (phone);
-          phone = start_phone (phone_state);
+          phone = start_phone (phone_state, i + 2);
           phone_kills++;
         }
       g_test_message ("kill %u: the %s after %u ms", i + 1, kill_desktop ? "desktop" : "phone", delay);
     }
 
-  /* Now let it finish: the desktop reaches the phone's last change. */
-  for (;;)
+  /* Now the traffic stops and the desktop catches up with the phone. */
+  test_process_send (phone, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
+  phone = start_phone (phone_state, 0);
+  do
     {
       g_clear_pointer (&event, json_object_unref);
       event = test_process_wait_event (desktop, "synced");
-      if (json_object_get_int_member (event, "cursor") == last_seq)
-        break;
     }
+  while (!json_object_get_boolean_member (event, "up_to_date"));
+  g_test_message ("caught up at change %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT " generated)",
+                  json_object_get_int_member (event, "cursor"), last_seq);
+  g_assert_cmpint (json_object_get_int_member (event, "cursor"), >, last_seq);
   test_process_send (phone, "{\"type\": \"quit\"}");
   test_process_send (desktop, "{\"type\": \"quit\"}");
   g_assert_cmpint (test_process_finish (phone), ==, 0);

@@ -385,6 +385,8 @@ on_synced (CompanionDesktopSync *sync,
 
       json_builder_set_member_name (builder, "cursor");
       json_builder_add_int_value (builder, (gint64) cursor);
+      json_builder_set_member_name (builder, "up_to_date");
+      json_builder_add_boolean_value (builder, companion_desktop_sync_is_up_to_date (sync));
       for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
         {
           g_autofree char *name = g_strdup_printf ("%ss", companion_entity_to_string (shown[i]));

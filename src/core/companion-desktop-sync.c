@@ -14,6 +14,7 @@ struct _CompanionDesktopSync
   CompanionDesktopServer *server;
   CompanionMirrorStore   *store;
   gboolean                stopped;   /* a refused page: wait for the next session */
+  guint64                 head;      /* the phone's last change, as it last said */
 };
 
 G_DEFINE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, G_TYPE_OBJECT)
@@ -176,6 +177,7 @@ on_connected (CompanionDesktopSync *self)
   guint64 cursor = companion_mirror_store_get_cursor (self->store);
 
   self->stopped = FALSE;
+  self->head = 0;
   /* With no cursor, what an interrupted snapshot left may be stale. */
   if (cursor == 0 && !companion_mirror_store_reset (self->store, &error))
     {
@@ -258,6 +260,7 @@ on_snapshot_end (CompanionDesktopServer *server,
       fail (self, g_steal_pointer (&error));
       return;
     }
+  self->head = (guint64) MAX (seq, json_object_get_int_member_with_default (record, "head", seq));
   acknowledge (self);
   g_signal_emit (self, signals[SIGNAL_SYNCED], 0, (guint64) seq);
 }
@@ -305,6 +308,7 @@ on_changes (CompanionDesktopServer *server,
       fail (self, g_steal_pointer (&error));
       return;
     }
+  self->head = (guint64) MAX (0, json_object_get_int_member_with_default (record, "head", 0));
   acknowledge (self);
   g_signal_emit (self, signals[SIGNAL_SYNCED], 0, companion_mirror_store_get_cursor (self->store));
 }
@@ -366,4 +370,12 @@ companion_desktop_sync_new (CompanionDesktopServer *server,
   g_signal_connect (server, "session-record::command-ack", G_CALLBACK (on_command_reply), self);
   g_signal_connect (server, "session-record::command-error", G_CALLBACK (on_command_reply), self);
   return self;
+}
+
+gboolean
+companion_desktop_sync_is_up_to_date (CompanionDesktopSync *self)
+{
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SYNC (self), FALSE);
+
+  return self->head > 0 && companion_mirror_store_get_cursor (self->store) >= self->head;
 }

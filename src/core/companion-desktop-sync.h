@@ -22,6 +22,9 @@ G_DECLARE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, COMPANION, D
  * id), "command-failed" (client id, GError). */
 CompanionDesktopSync *companion_desktop_sync_new (CompanionDesktopServer *server,
                                                   CompanionMirrorStore   *store);
+/* TRUE when the mirror holds every change the phone last said it had
+ * ("head" in its batches); FALSE until the phone has said. */
+gboolean              companion_desktop_sync_is_up_to_date (CompanionDesktopSync *self);
 /* Asks the phone to carry out EVENT ("message-out", "read", "react",
  * "delete" or "edit", with the fields of docs/phone-simulator.md). The
  * command waits in the persistent outbox until the phone acknowledges it,

@@ -278,6 +278,8 @@ send_changes (CompanionPhoneSync *self)
   batch = json_object_new ();
   json_object_set_string_member (batch, "type", "changes");
   json_object_set_array_member (batch, "changes", list);
+  /* Where the phone's log stands, so the desktop knows when it has caught up. */
+  json_object_set_int_member (batch, "head", (gint64) companion_phone_store_get_last_seq (self->store));
   return send (self, batch);
 }
 
@@ -304,6 +306,7 @@ pump (CompanionPhoneSync *self)
 
           json_object_set_string_member (end, "type", "snapshot-end");
           json_object_set_int_member (end, "seq", (gint64) self->snapshot_seq);
+          json_object_set_int_member (end, "head", (gint64) companion_phone_store_get_last_seq (self->store));
           self->phase = PHASE_LIVE;
           self->sent_seq = self->snapshot_seq;
           self->must_answer = FALSE; /* the snapshot's end is the answer */
