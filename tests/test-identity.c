@@ -13,6 +13,7 @@
 #include "companion-identity.h"
 #include "companion-pairing-record.h"
 #include "companion-secret-key-store.h"
+#include "test-util.h"
 
 /* Every test works under this folder, removed at exit. */
 static char *base_dir;
@@ -26,30 +27,6 @@ make_state_dir (void)
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   return dir;
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-
-  if (dir != NULL)
-    {
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          GStatBuf st;
-
-          if (g_lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            remove_tree (child);
-          else
-            g_remove (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
 }
 
 static guint
@@ -1251,7 +1228,7 @@ main (int   argc,
 
   status = g_test_run ();
 
-  remove_tree (base_dir);
+  test_util_remove_tree (base_dir);
   g_clear_pointer (&base_dir, g_free);
   g_clear_pointer (&keyring_path, g_free);
   return status;

@@ -24,44 +24,12 @@
 #include "companion-phone-sync.h"
 #include "companion-record.h"
 
-/* Generous: the sanitizer build is several times slower. */
-#define WAIT_US (60 * G_USEC_PER_SEC)
+#include "test-loop.h"
+#include "test-util.h"
+
 #define MiB (1024 * 1024)
 
 static char *base_dir;
-
-/* ---- main loop --------------------------------------------------------------- */
-
-static gboolean
-keep_awake (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond)                                                             \
-  G_STMT_START                                                                     \
-  {                                                                                \
-    gint64 wait_deadline_ = g_get_monotonic_time () + WAIT_US;                     \
-    guint wait_tick_ = g_timeout_add (10, keep_awake, NULL);                       \
-    while (!(cond) && g_get_monotonic_time () < wait_deadline_)                    \
-      g_main_context_iteration (NULL, TRUE);                                       \
-    g_source_remove (wait_tick_);                                                  \
-    if (!(cond))                                                                   \
-      g_test_message ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
-    g_assert_true (cond);                                                          \
-  }                                                                                \
-  G_STMT_END
-
-static void
-spin (guint ms)
-{
-  gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
-  guint tick = g_timeout_add (10, keep_awake, NULL);
-
-  while (g_get_monotonic_time () < until)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-}
 
 /* ---- files ------------------------------------------------------------------- */
 
@@ -73,30 +41,6 @@ make_dir (void)
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   return dir;
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-
-  if (dir != NULL)
-    {
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          GStatBuf st;
-
-          if (g_lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            remove_tree (child);
-          else
-            g_remove (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
 }
 
 /* Writes SIZE deterministic bytes (SEED) to PATH, a MiB at a time. */
@@ -402,12 +346,12 @@ pair_free (Pair *p)
   g_clear_object (&p->media);
   g_clear_object (&p->dsync);
   g_clear_object (&p->server);
-  spin (50);
+  test_loop_spin (50);
   g_clear_object (&p->mirror);
   g_clear_object (&p->key_store);
   g_clear_object (&p->pstore);
-  remove_tree (p->ddir);
-  remove_tree (p->pdir);
+  test_util_remove_tree (p->ddir);
+  test_util_remove_tree (p->pdir);
   g_free (p->ddir);
   g_free (p->pdir);
   g_ptr_array_unref (p->completed);
@@ -481,7 +425,7 @@ test_sizes (void)
   pair_connect (p);
 
   /* Limit 0: nothing comes by itself. */
-  spin (200);
+  test_loop_spin (200);
   g_assert_cmpuint (p->completed->len, ==, 0);
   g_assert_cmpuint (p->chunk_bytes, ==, 0);
   for (guint i = 0; i < hashes->len; i++)
@@ -685,7 +629,7 @@ test_auto_limit (void)
 
   pair_connect (p);
   WAIT_FOR (p->completed->len == 2);
-  spin (300);
+  test_loop_spin (300);
   g_assert_cmpuint (p->completed->len, ==, 2);
   g_assert_cmpuint (p->failed->len, ==, 0);
   assert_identical (p, tiny);
@@ -716,7 +660,7 @@ test_memory (void)
   double transfer_s, total_s;
 
   pair_connect (p);
-  spin (100);
+  test_loop_spin (100);
   before = vm_rss_kib ();
   p->max_rss = before;
   p->sample_rss = TRUE;
@@ -761,7 +705,7 @@ main (int   argc,
   g_test_add_func ("/media/memory", test_memory);
 
   status = g_test_run ();
-  remove_tree (base_dir);
+  test_util_remove_tree (base_dir);
   g_free (base_dir);
   return status;
 }

@@ -9,6 +9,7 @@
 
 #include "companion-mirror-store.h"
 #include "companion-record.h"
+#include "test-util.h"
 
 /* BLAKE2b-256 of "hello" and of "world". */
 #define HASH_HELLO "324dcf027dd4a30a932c441f365a25e86b173defa4b8e58948253471b81b72cf"
@@ -24,15 +25,10 @@ typedef struct
 static JsonObject *
 object_from (const char *text)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
   g_autofree char *json = g_strdup (text);
 
   g_strdelimit (json, "'", '"');
-  json_parser_load_from_data (parser, json, -1, &error);
-  g_assert_no_error (error);
-  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+  return test_util_json_object (json);
 }
 
 static CompanionChange *
@@ -127,24 +123,6 @@ apply_base (CompanionMirrorStore *store)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-    }
-  g_remove (path);
-}
-
-static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
@@ -163,7 +141,7 @@ fixture_tear_down (Fixture       *fixture,
 {
   if (fixture->store != NULL)
     g_assert_finalize_object (fixture->store);
-  remove_tree (fixture->dir);
+  test_util_remove_tree (fixture->dir);
   g_free (fixture->dir);
 }
 
@@ -727,7 +705,7 @@ test_snapshot (Fixture       *fixture,
     from_changes = companion_export_to_string (export, NULL);
     g_assert_cmpstr (from_snapshot, ==, from_changes);
     g_assert_finalize_object (g_steal_pointer (&other));
-    remove_tree (dir);
+    test_util_remove_tree (dir);
   }
 
   /* An older page after the finish, then live changes meanwhile: */
@@ -1169,7 +1147,7 @@ test_export (Fixture       *fixture,
                      "{\"calls\":[],\"chats\":[],\"contacts\":[],\"media\":[],\"messages\":[],"
                      "\"version\":1}\n");
     g_assert_finalize_object (g_steal_pointer (&empty));
-    remove_tree (dir);
+    test_util_remove_tree (dir);
   }
 }
 

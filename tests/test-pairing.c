@@ -28,55 +28,10 @@
 #include "companion-session-protocol.h"
 #include "companion-tunnel.h"
 
-/* Generous: the sanitizer build is several times slower. */
-#define WAIT_US (10 * G_USEC_PER_SEC)
+#include "test-loop.h"
+#include "test-util.h"
 
 static char *base_dir;
-
-/* ---- main loop --------------------------------------------------------------- */
-
-static gboolean
-keep_awake (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the default main context until COND holds; fails the test after
- * WAIT_US. A short tick re-checks COND even when nothing else wakes up. */
-#define WAIT_FOR(cond)                                                             \
-  G_STMT_START                                                                     \
-  {                                                                                \
-    gint64 wait_deadline_ = g_get_monotonic_time () + WAIT_US;                     \
-    guint wait_tick_ = g_timeout_add (10, keep_awake, NULL);                       \
-    while (!(cond) && g_get_monotonic_time () < wait_deadline_)                    \
-      g_main_context_iteration (NULL, TRUE);                                       \
-    g_source_remove (wait_tick_);                                                  \
-    if (!(cond))                                                                   \
-      g_test_message ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
-    g_assert_true (cond);                                                          \
-  }                                                                                \
-  G_STMT_END
-
-/* Runs the main context for MS milliseconds. */
-static void
-spin (guint ms)
-{
-  gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
-  guint tick = g_timeout_add (10, keep_awake, NULL);
-
-  while (g_get_monotonic_time () < until)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-}
-
-/* Lets closes and frees that are already queued run. */
-static void
-drain (void)
-{
-  spin (50);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-}
 
 /* ---- files ------------------------------------------------------------------- */
 
@@ -88,30 +43,6 @@ make_state_dir (void)
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   return dir;
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-
-  if (dir != NULL)
-    {
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          GStatBuf st;
-
-          if (g_lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            remove_tree (child);
-          else
-            g_remove (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
 }
 
 /* The pairing.json of DIR as text, or NULL when there is none. */
@@ -294,13 +225,13 @@ desktop_free (Desktop *d)
 {
   g_signal_handlers_disconnect_by_data (d->server, d);
   g_clear_object (&d->server);
-  drain ();
+  test_loop_drain ();
   g_clear_object (&d->key_store);
   g_clear_pointer (&d->attempts, g_ptr_array_unref);
   g_clear_error (&d->disconnect_error);
   g_free (d->paired_name);
   g_free (d->paired_code);
-  remove_tree (d->dir);
+  test_util_remove_tree (d->dir);
   g_free (d->dir);
   g_free (d);
 }
@@ -464,11 +395,11 @@ static void
 phone_free (Phone *p)
 {
   phone_close (p);
-  drain ();
+  test_loop_drain ();
   g_clear_error (&p->pairing_error);
   g_clear_error (&p->disconnect_error);
   g_free (p->paired_code);
-  remove_tree (p->dir);
+  test_util_remove_tree (p->dir);
   g_free (p->dir);
   g_free (p->name);
   g_free (p);
@@ -1554,7 +1485,7 @@ test_limits (void)
   WAIT_FOR (d->n_disconnected == 2);
   for (guint i = 0; i < n; i++)
     raw_free (raws[i]);
-  drain ();
+  test_loop_drain ();
 
   /* From several addresses: the total cap, oldest evicted first. */
   g_ptr_array_set_size (d->attempts, 0);
@@ -1576,7 +1507,7 @@ test_limits (void)
   WAIT_FOR (d->n_disconnected == 3);
   for (guint i = 0; i < n; i++)
     raw_free (raws[i]);
-  drain ();
+  test_loop_drain ();
 
   /* The handshake deadline closes a silent connection. */
   companion_desktop_server_set_timing (d->server, 300, COMPANION_TUNNEL_IDLE_TIMEOUT_MS);
@@ -1766,7 +1697,7 @@ test_keepalive (void)
   companion_phone_client_set_timing (p->client, 100, 400, 50, 200);
   g_assert_true (companion_phone_client_connect (p->client, NULL));
   WAIT_FOR (p->n_connected == 2 && d->n_connected == 2);
-  spin (1200);
+  test_loop_spin (1200);
   g_assert_cmpuint (d->n_disconnected, ==, 1);
   g_assert_cmpuint (p->n_disconnected, ==, 0);
   g_assert_true (companion_desktop_server_is_connected (d->server));
@@ -1872,7 +1803,7 @@ pair_free (Pair *pair)
   g_clear_object (&pair->server_side);
   soup_server_disconnect (pair->server);
   g_clear_object (&pair->server);
-  drain ();
+  test_loop_drain ();
   g_free (pair);
 }
 
@@ -1917,7 +1848,7 @@ test_keepalive_raw (void)
   companion_tunnel_set_timing (pair->initiator->tunnel, 1000, 100, 0);
   companion_tunnel_set_timing (pair->responder->tunnel, 1000, 0, 400);
   pair_start (pair);
-  spin (1200);
+  test_loop_spin (1200);
   g_assert_false (pair->initiator->closed);
   g_assert_false (pair->responder->closed);
   /* The pongs were heard. */
@@ -2132,7 +2063,7 @@ main (int   argc,
 
   status = g_test_run ();
 
-  remove_tree (base_dir);
+  test_util_remove_tree (base_dir);
   g_clear_pointer (&base_dir, g_free);
   return status;
 }

@@ -7,48 +7,18 @@
 #include "companion-generator.h"
 #include "companion-phone-events.h"
 #include "companion-phone-store.h"
+#include "test-util.h"
 
 #define CLOCK G_GINT64_CONSTANT (1800000000000)
 
 /* Helpers */
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      dir = g_dir_open (path, 0, NULL);
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static JsonObject *
-object_from (const char *json)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, json, -1, &error);
-  g_assert_no_error (error);
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
-static void
 add_upsert (GPtrArray      *changes,
             CompanionEntity entity,
             const char     *json)
 {
-  g_autoptr(JsonObject) record = object_from (json);
+  g_autoptr(JsonObject) record = test_util_json_object (json);
 
   g_ptr_array_add (changes, companion_change_new_upsert (0, entity, record));
 }
@@ -110,7 +80,7 @@ fixture_tear_down (Fixture       *f,
 {
   g_clear_object (&f->events);
   g_clear_object (&f->store);
-  remove_tree (f->dir);
+  test_util_remove_tree (f->dir);
   g_free (f->dir);
 }
 
@@ -121,7 +91,7 @@ apply_ok (Fixture    *f,
           const char *fields)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) object = object_from (fields);
+  g_autoptr(JsonObject) object = test_util_json_object (fields);
   guint64 seq = companion_phone_events_apply (f->events, type, object, &error);
 
   g_assert_no_error (error);
@@ -137,7 +107,7 @@ record_json (Fixture    *f,
              const char *id)
 {
   g_autofree char *text = export_string (f->store);
-  g_autoptr(JsonObject) export = object_from (text);
+  g_autoptr(JsonObject) export = test_util_json_object (text);
   JsonArray *records = json_object_get_array_member (export, array);
 
   for (guint i = 0; i < json_array_get_length (records); i++)
@@ -160,7 +130,7 @@ record (Fixture    *f,
   g_autofree char *json = record_json (f, array, id);
 
   g_assert_nonnull (json);
-  return object_from (json);
+  return test_util_json_object (json);
 }
 
 /* Tests */
@@ -197,7 +167,7 @@ test_message_out_idempotent (Fixture       *f,
 {
   g_autoptr(JsonObject) message = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) other = object_from ("{\"chat\":\"ch-1\",\"text\":\"different\",\"id\":\"out-1\"}");
+  g_autoptr(JsonObject) other = test_util_json_object ("{\"chat\":\"ch-1\",\"text\":\"different\",\"id\":\"out-1\"}");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   guint64 seq;
@@ -406,7 +376,7 @@ test_bad_events (Fixture       *f,
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(JsonObject) fields = object_from (bad[i].fields);
+      g_autoptr(JsonObject) fields = test_util_json_object (bad[i].fields);
       g_autofree char *after = NULL;
 
       g_test_message ("%s %s", bad[i].type, bad[i].fields);
@@ -499,7 +469,7 @@ source_run (guint32 seed,
   g_clear_object (&source);
   g_clear_object (&events);
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
   return text;
 }
 
@@ -588,7 +558,7 @@ test_source_rate (void)
   g_clear_object (&bad);
   g_clear_object (&events);
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 int

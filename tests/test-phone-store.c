@@ -8,6 +8,7 @@
 #include "companion-fixture.h"
 #include "companion-generator.h"
 #include "companion-phone-store.h"
+#include "test-util.h"
 
 /* Helpers */
 
@@ -21,37 +22,6 @@ make_state_dir (void)
   return dir;
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      dir = g_dir_open (path, 0, NULL);
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static JsonObject *
-object_from (const char *json)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, json, -1, &error);
-  g_assert_no_error (error);
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
 static GPtrArray *
 changes_new (void)
 {
@@ -63,7 +33,7 @@ add_upsert (GPtrArray      *changes,
             CompanionEntity entity,
             const char     *json)
 {
-  g_autoptr(JsonObject) record = object_from (json);
+  g_autoptr(JsonObject) record = test_util_json_object (json);
 
   g_ptr_array_add (changes, companion_change_new_upsert (0, entity, record));
 }
@@ -189,7 +159,7 @@ test_store_apply (void)
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (page, 0), "id"), ==, "m-1");
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 static void
@@ -239,7 +209,7 @@ test_store_refusals (void)
   assert_refused (dir, COMPANION_ENTITY_CONTACT, "c-1", TRUE,
                   COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_IN_USE, "c-1");
 
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 static void
@@ -275,7 +245,7 @@ test_store_delete_chat (void)
   g_assert_cmpuint (change->seq, ==, 9);
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 static void
@@ -311,7 +281,7 @@ test_store_media (void)
   g_assert_null (companion_phone_store_get_media_path (store, "../../etc/passwd"));
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 static char *
@@ -330,7 +300,7 @@ generate (const char *spec_text,
   g_assert_no_error (error);
   text = export_string (store);
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
   return text;
 }
 
@@ -460,7 +430,7 @@ test_generator_realism (void)
   g_assert_cmpuint (kinds[2], >, 0);
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 static void
@@ -528,7 +498,7 @@ test_fixture_small (void)
   g_assert_cmpstr (exported, ==, expected);
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 /* Copies the small fixture into a new folder, applies EDIT (Python-free: a
@@ -577,7 +547,7 @@ assert_bad_fixture (const char *from,
   g_assert_true (companion_phone_store_is_empty (store, NULL));
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 static void
@@ -636,7 +606,7 @@ test_fixture_symlink_escape (void)
   g_assert_nonnull (strstr (error->message, "leads out of the fixture's folder"));
 
   g_clear_object (&store);
-  remove_tree (dir);
+  test_util_remove_tree (dir);
 }
 
 int

@@ -21,25 +21,8 @@
 #include "companion-record.h"
 #include "companion-session-protocol.h"
 
-#define WAIT_US (30 * G_USEC_PER_SEC)
-
-static gboolean
-keep_awake (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond)                                                        \
-  G_STMT_START                                                                \
-  {                                                                           \
-    gint64 deadline_ = g_get_monotonic_time () + WAIT_US;                     \
-    guint tick_ = g_timeout_add (10, keep_awake, NULL);                       \
-    while (!(cond) && g_get_monotonic_time () < deadline_)                    \
-      g_main_context_iteration (NULL, TRUE);                                  \
-    g_source_remove (tick_);                                                  \
-    g_assert_true (cond);                                                     \
-  }                                                                           \
-  G_STMT_END
+#include "test-loop.h"
+#include "test-util.h"
 
 typedef struct
 {
@@ -213,21 +196,12 @@ pair_free (Pair *pair)
   g_free (pair);
 }
 
-static JsonObject *
-fields_from (const char *json)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-
-  g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
 static void
 apply_phone_event (Pair       *pair,
                    const char *type,
                    const char *fields_json)
 {
-  g_autoptr(JsonObject) fields = fields_from (fields_json);
+  g_autoptr(JsonObject) fields = test_util_json_object (fields_json);
   g_autoptr(GError) error = NULL;
 
   companion_phone_events_apply (pair->events, type, fields, &error);
@@ -263,9 +237,9 @@ static void
 test_commands (void)
 {
   Pair *pair = pair_new ();
-  g_autoptr(JsonObject) send = fields_from ("{\"chat\": \"ch-ana\", \"text\": \"sent from the desktop\"}");
-  g_autoptr(JsonObject) bad = fields_from ("{\"chat\": \"ch-nobody\", \"text\": \"lost\"}");
-  g_autoptr(JsonObject) read = fields_from ("{\"chat\": \"ch-omar\"}");
+  g_autoptr(JsonObject) send = test_util_json_object ("{\"chat\": \"ch-ana\", \"text\": \"sent from the desktop\"}");
+  g_autoptr(JsonObject) bad = test_util_json_object ("{\"chat\": \"ch-nobody\", \"text\": \"lost\"}");
+  g_autoptr(JsonObject) read = test_util_json_object ("{\"chat\": \"ch-omar\"}");
   g_autoptr(JsonObject) message = NULL;
   g_autoptr(JsonObject) repeat = json_object_new ();
   g_autoptr(GPtrArray) outbox = NULL;
@@ -332,7 +306,7 @@ static void
 test_outbox_while_away (void)
 {
   Pair *pair = pair_new ();
-  g_autoptr(JsonObject) send = fields_from ("{\"chat\": \"ch-trip\", \"text\": \"written offline\"}");
+  g_autoptr(JsonObject) send = test_util_json_object ("{\"chat\": \"ch-trip\", \"text\": \"written offline\"}");
   g_autoptr(GPtrArray) outbox = NULL;
   g_autoptr(JsonObject) message = NULL;
   g_autoptr(GError) error = NULL;
@@ -392,7 +366,7 @@ test_bad_batches (void)
 
       g_string_replace (text, "GAP", gap, 0);
       g_string_replace (text, "SEQ", next, 0);
-      batch = fields_from (text->str);
+      batch = test_util_json_object (text->str);
       g_clear_error (&pair->sync_error);
       g_assert_true (companion_phone_client_send_record (pair->client, batch, &error));
       g_assert_no_error (error);
