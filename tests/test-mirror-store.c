@@ -1058,6 +1058,7 @@ test_outbox (Fixture       *fixture,
   g_autoptr(JsonObject) other = object_from ("{'type':'send','chat':'ch-1','text':'Bye'}");
   g_autoptr(GPtrArray) entries = NULL;
   CompanionOutboxEntry *entry;
+  gboolean removed = FALSE;
 
   g_assert_true (companion_mirror_store_outbox_add (fixture->store, "cid-1", send, &error));
   g_assert_no_error (error);
@@ -1095,8 +1096,10 @@ test_outbox (Fixture       *fixture,
   g_assert_cmpuint (entry->attempts, ==, 0);
   g_clear_pointer (&entries, g_ptr_array_unref);
 
-  g_assert_true (companion_mirror_store_outbox_remove (fixture->store, "cid-1", &error));
-  g_assert_true (companion_mirror_store_outbox_remove (fixture->store, "cid-1", &error));
+  g_assert_true (companion_mirror_store_outbox_remove (fixture->store, "cid-1", &removed, &error));
+  g_assert_true (removed);
+  g_assert_true (companion_mirror_store_outbox_remove (fixture->store, "cid-1", &removed, &error));
+  g_assert_false (removed);
   g_assert_no_error (error);
   entries = companion_mirror_store_outbox_list (fixture->store, &error);
   g_assert_cmpuint (entries->len, ==, 1);

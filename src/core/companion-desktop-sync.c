@@ -117,16 +117,20 @@ on_command_reply (CompanionDesktopServer *server,
 {
   g_autoptr(GError) error = NULL;
   const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
+  gboolean removed = FALSE;
 
   if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))
     return;
   /* Done or refused, the command leaves the outbox: retrying a refused one
-   * would be refused again. */
-  if (!companion_mirror_store_outbox_remove (self->store, client_id, &error))
+   * would be refused again. A reply to one already answered (it was sent
+   * again before the first answer came) reports nothing twice. */
+  if (!companion_mirror_store_outbox_remove (self->store, client_id, &removed, &error))
     {
-      g_debug ("Reply to an unknown command %s: %s", client_id, error->message);
+      g_warning ("Cannot update the outbox: %s", error->message);
       return;
     }
+  if (!removed)
+    return;
   if (g_str_equal (type, "command-ack"))
     g_signal_emit (self, signals[SIGNAL_COMMAND_DONE], 0, client_id);
   else

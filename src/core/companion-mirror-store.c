@@ -2504,6 +2504,7 @@ companion_mirror_store_outbox_mark_attempt (CompanionMirrorStore  *self,
 gboolean
 companion_mirror_store_outbox_remove (CompanionMirrorStore  *self,
                                       const char            *client_id,
+                                      gboolean              *removed_out,
                                       GError               **error)
 {
   g_autoptr(Statement) stmt = NULL;
@@ -2511,11 +2512,17 @@ companion_mirror_store_outbox_remove (CompanionMirrorStore  *self,
   g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
   g_return_val_if_fail (client_id != NULL, FALSE);
 
+  if (removed_out != NULL)
+    *removed_out = FALSE;
   stmt = get_statement (self, "DELETE FROM outbox WHERE client_id = ?1", error);
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, client_id);
-  return step_done (self, stmt, error);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+  if (removed_out != NULL)
+    *removed_out = sqlite3_changes (self->db) > 0;
+  return TRUE;
 }
 
 /* Export */

@@ -244,9 +244,11 @@ GPtrArray *companion_mirror_store_outbox_list         (CompanionMirrorStore  *se
 gboolean   companion_mirror_store_outbox_mark_attempt (CompanionMirrorStore  *self,
                                                        const char            *client_id,
                                                        GError               **error);
-/* Removing an entry that is not there is not an error. */
+/* Removing an entry that is not there is not an error; REMOVED_OUT (may be
+ * NULL) says whether there was one. */
 gboolean   companion_mirror_store_outbox_remove       (CompanionMirrorStore  *self,
                                                        const char            *client_id,
+                                                       gboolean              *removed_out,
                                                        GError               **error);
 
 /* Every record, for companion_export_to_string() (docs/records.md). */
