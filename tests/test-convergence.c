@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test-loop.h"
 #include "test-process.h"
 
 static char *system_data_dirs;
@@ -63,19 +64,6 @@ start_phone (const char *phone_state,
                              "--events", "40", "--seed", seed_text, NULL);
 }
 
-/* Runs the main context for MS milliseconds: the programs go on meanwhile. */
-static void
-spin (guint ms)
-{
-  gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < until)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
 static void
 test_kill_and_resume (void)
 {
@@ -120,7 +108,7 @@ test_kill_and_resume (void)
       /* Across a whole sync: a sanitized one takes longer. */
       guint delay = (guint) g_rand_int_range (rand, 0, test_process_sanitized () ? 1500 : 400);
 
-      spin (delay);
+      test_loop_spin (delay);
       if (kill_desktop)
         {
           test_process_kill (desktop);

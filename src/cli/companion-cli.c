@@ -81,6 +81,7 @@ typedef struct
   GMainLoop              *loop;
   CompanionMirrorStore   *mirror;
   CompanionDesktopSync   *sync;
+  gint64                  counted_at; /* monotonic µs of the last counts shown */
   gboolean                pairing;  /* `pair`: show codes until paired */
   int                     status;
 } Engine;
@@ -365,19 +366,68 @@ on_sync_progress (CompanionDesktopSync *sync,
     }
 }
 
+/* What the mirror holds, as status and sync progress show it. */
+static const struct
+{
+  CompanionEntity entity;
+  const char     *plural;
+} counted[] = {
+  { COMPANION_ENTITY_CHAT, "chats" },
+  { COMPANION_ENTITY_MESSAGE, "messages" },
+  { COMPANION_ENTITY_MEDIA, "media" },
+  { COMPANION_ENTITY_CALL, "calls" },
+  { COMPANION_ENTITY_CONTACT, "contacts" },
+};
+
+static void
+count_mirror (CompanionMirrorStore *mirror,
+              gint64               *counts)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (counted); i++)
+    counts[i] = companion_mirror_store_count (mirror, counted[i].entity, NULL);
+}
+
+static void
+add_counts (JsonBuilder  *builder,
+            const gint64 *counts)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (counted); i++)
+    {
+      json_builder_set_member_name (builder, counted[i].plural);
+      json_builder_add_int_value (builder, counts[i]);
+    }
+}
+
+static char *
+counts_text (const gint64 *counts)
+{
+  GString *text = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (counted); i++)
+    g_string_append_printf (text, "%s%" G_GINT64_FORMAT " %s", i > 0 ? ", " : "", counts[i], counted[i].plural);
+  return g_string_free (text, FALSE);
+}
+
+/* Counting scans the tables: while a long catch-up commits batch after
+ * batch, the counts come at most once a second, and always once up to date. */
+#define COUNT_INTERVAL_US G_USEC_PER_SEC
+
 static void
 on_synced (CompanionDesktopSync *sync,
            guint64               cursor,
            Engine               *engine)
 {
-  static const CompanionEntity shown[] = {
-    COMPANION_ENTITY_CHAT, COMPANION_ENTITY_MESSAGE, COMPANION_ENTITY_MEDIA,
-    COMPANION_ENTITY_CALL, COMPANION_ENTITY_CONTACT,
-  };
-  gint64 counts[G_N_ELEMENTS (shown)];
+  gboolean up_to_date = companion_desktop_sync_is_up_to_date (sync);
+  gint64 now = g_get_monotonic_time ();
+  gboolean counting = up_to_date || now - engine->counted_at >= COUNT_INTERVAL_US;
+  gint64 counts[G_N_ELEMENTS (counted)];
+  g_autofree char *text = NULL;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
-    counts[i] = companion_mirror_store_count (engine->mirror, shown[i], NULL);
+  if (counting)
+    {
+      count_mirror (engine->mirror, counts);
+      engine->counted_at = now;
+    }
 
   if (engine->options->json)
     {
@@ -386,20 +436,15 @@ on_synced (CompanionDesktopSync *sync,
       json_builder_set_member_name (builder, "cursor");
       json_builder_add_int_value (builder, (gint64) cursor);
       json_builder_set_member_name (builder, "up_to_date");
-      json_builder_add_boolean_value (builder, companion_desktop_sync_is_up_to_date (sync));
-      for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
-        {
-          g_autofree char *name = g_strdup_printf ("%ss", companion_entity_to_string (shown[i]));
-          json_builder_set_member_name (builder, g_str_equal (name, "medias") ? "media" : name);
-          json_builder_add_int_value (builder, counts[i]);
-        }
+      json_builder_add_boolean_value (builder, up_to_date);
+      if (counting)
+        add_counts (builder, counts);
       companion_json_line_print (builder);
     }
-  else
+  else if (counting)
     {
-      printf ("Mirrored up to change %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " chats, %" G_GINT64_FORMAT
-              " messages, %" G_GINT64_FORMAT " media, %" G_GINT64_FORMAT " calls, %" G_GINT64_FORMAT
-              " contacts.\n", cursor, counts[0], counts[1], counts[2], counts[3], counts[4]);
+      text = counts_text (counts);
+      printf ("Mirrored up to change %" G_GUINT64_FORMAT ": %s.\n", cursor, text);
       fflush (stdout);
     }
 }
@@ -659,18 +704,14 @@ command_run (CliOptions *options)
 static int
 command_status (CliOptions *options)
 {
-  static const CompanionEntity shown[] = {
-    COMPANION_ENTITY_CHAT, COMPANION_ENTITY_MESSAGE, COMPANION_ENTITY_MEDIA,
-    COMPANION_ENTITY_CALL, COMPANION_ENTITY_CONTACT,
-  };
-  static const char * const names[] = { "chats", "messages", "media", "calls", "contacts" };
   g_autoptr(GError) error = NULL;
   g_autofree char *state_dir = NULL;
   g_autoptr(CompanionDesktopServer) server = open_server (options, &state_dir, NULL, &error);
   g_autoptr(CompanionMirrorStore) mirror = NULL;
   g_autoptr(GPtrArray) outbox = NULL;
   g_autofree char *last_sync = NULL;
-  gint64 counts[G_N_ELEMENTS (shown)];
+  gint64 counts[G_N_ELEMENTS (counted)];
+  g_autofree char *text = NULL;
   gint64 last_sync_time;
   const char *phone;
 
@@ -682,8 +723,7 @@ command_status (CliOptions *options)
   outbox = companion_mirror_store_outbox_list (mirror, &error);
   if (outbox == NULL)
     return fail (options, g_steal_pointer (&error));
-  for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
-    counts[i] = companion_mirror_store_count (mirror, shown[i], NULL);
+  count_mirror (mirror, counts);
   phone = companion_desktop_server_get_phone_name (server);
   last_sync_time = companion_mirror_store_get_last_sync (mirror);
   if (last_sync_time > 0)
@@ -711,11 +751,7 @@ command_status (CliOptions *options)
       json_builder_add_int_value (builder, last_sync_time);
       json_builder_set_member_name (builder, "outbox");
       json_builder_add_int_value (builder, outbox->len);
-      for (gsize i = 0; i < G_N_ELEMENTS (shown); i++)
-        {
-          json_builder_set_member_name (builder, names[i]);
-          json_builder_add_int_value (builder, counts[i]);
-        }
+      add_counts (builder, counts);
       companion_json_line_print (builder);
       return 0;
     }
@@ -724,9 +760,8 @@ command_status (CliOptions *options)
     printf ("Paired with “%s”.\n", phone);
   else
     printf ("Not paired with a phone.\n");
-  printf ("Mirror: %" G_GINT64_FORMAT " chats, %" G_GINT64_FORMAT " messages, %" G_GINT64_FORMAT
-          " media, %" G_GINT64_FORMAT " calls, %" G_GINT64_FORMAT " contacts; up to change %"
-          G_GUINT64_FORMAT "%s%s.\n", counts[0], counts[1], counts[2], counts[3], counts[4],
+  text = counts_text (counts);
+  printf ("Mirror: %s; up to change %" G_GUINT64_FORMAT "%s%s.\n", text,
           companion_mirror_store_get_cursor (mirror),
           last_sync != NULL ? ", last synced " : "", last_sync != NULL ? last_sync : "");
   if (outbox->len > 0)
