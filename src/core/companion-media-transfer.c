@@ -629,14 +629,6 @@ companion_media_transfer_request (CompanionMediaTransfer *self,
 }
 
 void
-companion_media_transfer_queue_wanted (CompanionMediaTransfer *self)
-{
-  g_return_if_fail (COMPANION_IS_MEDIA_TRANSFER (self));
-  scan_wanted (self, TRUE);
-  schedule (self);
-}
-
-void
 companion_media_transfer_set_auto_download_limit (CompanionMediaTransfer *self,
                                                   guint64                 limit)
 {

@@ -59,8 +59,6 @@ CompanionMediaTransfer *companion_media_transfer_new          (CompanionDesktopS
 gboolean                companion_media_transfer_request      (CompanionMediaTransfer *self,
                                                                const char             *hash,
                                                                GError                **error);
-/* Queues what is wanted now, as after "synced". */
-void                    companion_media_transfer_queue_wanted (CompanionMediaTransfer *self);
 void                    companion_media_transfer_set_auto_download_limit (CompanionMediaTransfer *self,
                                                                           guint64                 limit);
 guint64                 companion_media_transfer_get_auto_download_limit (CompanionMediaTransfer *self);

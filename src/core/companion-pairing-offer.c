@@ -14,7 +14,6 @@ struct _CompanionPairingOffer
 
   guint8                  *secret_key; /* sodium_malloc: locked, wiped on free */
   CompanionPairingPayload *payload;
-  gint64                   created_at; /* monotonic, µs */
 };
 
 G_DEFINE_FINAL_TYPE (CompanionPairingOffer, companion_pairing_offer, G_TYPE_OBJECT)
@@ -53,7 +52,6 @@ companion_pairing_offer_init (CompanionPairingOffer *self)
 {
   self->secret_key = sodium_malloc (crypto_box_SECRETKEYBYTES);
   g_assert (self->secret_key != NULL);
-  self->created_at = g_get_monotonic_time ();
 }
 
 CompanionPairingOffer *
@@ -104,9 +102,3 @@ companion_pairing_offer_get_secret_key (CompanionPairingOffer *self)
   return self->secret_key;
 }
 
-gint64
-companion_pairing_offer_get_created_at (CompanionPairingOffer *self)
-{
-  g_return_val_if_fail (COMPANION_IS_PAIRING_OFFER (self), 0);
-  return self->created_at;
-}

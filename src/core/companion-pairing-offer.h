@@ -19,6 +19,5 @@ CompanionPairingOffer   *companion_pairing_offer_new            (GPtrArray *addr
                                                                  GError   **error);
 CompanionPairingPayload *companion_pairing_offer_get_payload    (CompanionPairingOffer *self);
 const guint8            *companion_pairing_offer_get_secret_key (CompanionPairingOffer *self);
-gint64                   companion_pairing_offer_get_created_at (CompanionPairingOffer *self);
 
 G_END_DECLS

@@ -746,13 +746,6 @@ companion_tunnel_get_remote_static (CompanionTunnel *self)
   return self->remote_static;
 }
 
-GBytes *
-companion_tunnel_get_handshake_hash (CompanionTunnel *self)
-{
-  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), NULL);
-  return self->handshake_hash;
-}
-
 char *
 companion_safety_code_from_hash (GBytes *handshake_hash)
 {
@@ -780,30 +773,6 @@ companion_tunnel_dup_safety_code (CompanionTunnel *self)
   if (self->handshake_hash == NULL)
     return NULL;
   return companion_safety_code_from_hash (self->handshake_hash);
-}
-
-char *
-companion_tunnel_dup_peer_host (CompanionTunnel *self)
-{
-  GIOStream *stream;
-  g_autoptr(GSocketAddress) address = NULL;
-
-  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), NULL);
-
-  stream = soup_websocket_connection_get_io_stream (self->connection);
-  if (!G_IS_SOCKET_CONNECTION (stream))
-    return NULL;
-  address = g_socket_connection_get_remote_address (G_SOCKET_CONNECTION (stream), NULL);
-  if (!G_IS_INET_SOCKET_ADDRESS (address))
-    return NULL;
-  return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
-}
-
-gint64
-companion_tunnel_get_created_at (CompanionTunnel *self)
-{
-  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), 0);
-  return self->created_at;
 }
 
 void

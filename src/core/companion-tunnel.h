@@ -96,10 +96,7 @@ void                  companion_tunnel_close                (CompanionTunnel    
                                                              CompanionCloseCode       code,
                                                              const char              *reason);
 GBytes               *companion_tunnel_get_remote_static    (CompanionTunnel         *self);
-GBytes               *companion_tunnel_get_handshake_hash   (CompanionTunnel         *self);
 char                 *companion_tunnel_dup_safety_code      (CompanionTunnel         *self);
-char                 *companion_tunnel_dup_peer_host        (CompanionTunnel         *self);
-gint64                companion_tunnel_get_created_at       (CompanionTunnel         *self);
 /* For tests: shorter timers and rekey interval. 0 disables a timer. */
 void                  companion_tunnel_set_timing           (CompanionTunnel         *self,
                                                              guint                    handshake_deadline_ms,
