@@ -618,11 +618,10 @@ send_file_thread (GTask        *task,
   size = (guint64) g_file_info_get_size (info);
   if (size > COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE)
     {
-      g_autofree char *have = g_format_size (size);
-      g_autofree char *most = g_format_size (COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE);
-
       g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_TOO_LARGE,
-                               "“%s” is %s; a file of at most %s can be sent", shown, have, most);
+                               "“%s” is %" G_GUINT64_FORMAT " bytes; files of up to 2 GiB (%"
+                               G_GUINT64_FORMAT " bytes) can be sent", shown, size,
+                               COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE);
       return;
     }
   if (size == 0)

@@ -1235,7 +1235,7 @@ companion_phone_store_keep_media_file (CompanionPhoneStore *self,
     {
       g_unlink (path);
       g_set_error (error, COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_MEDIA,
-                   "its bytes hash to %s, not %s; nothing of it was kept", hex, hash);
+                   "its bytes hash to %s, not %s", hex, hash);
       return FALSE;
     }
   final_path = g_build_filename (self->media_dir, hash, NULL);
