@@ -122,8 +122,13 @@ show_media (CompanionMessageRow *self,
 
   gtk_widget_set_visible (GTK_WIDGET (self->media_button), hash != NULL);
   if (hash == NULL)
-    return;
+    {
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->media_button), NULL);
+      return;
+    }
+  /* Target first: an action without its parameter is refused. */
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->media_button), "s", hash);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->media_button), "conversation.open-media");
   if (media == NULL)
     {
       gtk_label_set_label (self->media_label, _("Attachment"));
@@ -341,7 +346,6 @@ companion_message_row_init (CompanionMessageRow *self)
   gtk_box_append (GTK_BOX (self->bubble), GTK_WIDGET (self->quote_label));
 
   self->media_button = GTK_BUTTON (gtk_button_new ());
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->media_button), "conversation.open-media");
   gtk_widget_add_css_class (GTK_WIDGET (self->media_button), "flat");
   gtk_widget_add_css_class (GTK_WIDGET (self->media_button), "media");
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->media_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
