@@ -238,6 +238,20 @@ test_send_text (void)
 }
 
 static void
+test_send_file (void)
+{
+  CompanionConversationView *view = companion_window_get_conversation (session.window);
+  g_autofree char *path = g_build_filename (session.dir, "desktop-notes.txt", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  g_assert_nonnull (session.phone);
+  g_assert_true (g_file_set_contents (path, "Notes written on the desktop\n", -1, NULL));
+  companion_conversation_view_send_file (view, file);
+  /* The phone's message with the media comes back and its record is read. */
+  WAIT_FOR (some_message_row ("You, attachment desktop-notes.txt"));
+}
+
+static void
 test_phone_export (void)
 {
   g_autofree char *output = NULL;
@@ -253,6 +267,7 @@ test_phone_export (void)
                                &output, &errors, &status, &error));
   g_assert_no_error (error);
   g_assert_nonnull (strstr (output, "\"text\":\"Sent from the desktop 🚀\""));
+  g_assert_nonnull (strstr (output, "\"name\":\"desktop-notes.txt\""));
   WAIT_FOR (strstr (companion_window_get_status (session.window), "offline") != NULL);
 }
 
@@ -286,6 +301,7 @@ main (int   argc,
   g_test_add_func ("/gui/open-conversation", test_open_conversation);
   g_test_add_func ("/gui/live-message", test_live_message);
   g_test_add_func ("/gui/send-text", test_send_text);
+  g_test_add_func ("/gui/send-file", test_send_file);
   g_test_add_func ("/gui/phone-export", test_phone_export);
   result = g_test_run ();
 

@@ -186,7 +186,6 @@ on_composer_key (CompanionConversationView *self,
   return FALSE;
 }
 
-#ifdef HAVE_SEND_FILE
 static void
 on_file_sent (GObject      *source,
               GAsyncResult *result,
@@ -224,15 +223,6 @@ companion_conversation_view_send_file (CompanionConversationView *self,
                                           companion_chat_item_get_id (self->chat), file, NULL, NULL,
                                           on_file_sent, g_object_ref (self));
 }
-#else
-void
-companion_conversation_view_send_file (CompanionConversationView *self,
-                                       GFile                     *file)
-{
-  g_return_if_fail (COMPANION_IS_CONVERSATION_VIEW (self));
-  toast (self, _("This build cannot send files"));
-}
-#endif
 
 static void
 on_file_chosen (GtkNativeDialog           *dialog,
