@@ -7,6 +7,7 @@
 
 #include "companion-application.h"
 #include "companion-desktop-server.h"
+#include "companion-engine.h"
 #include "companion-failure-window.h"
 #include "companion-network.h"
 #include "companion-secret-key-store.h"
@@ -22,6 +23,7 @@ struct _CompanionApplication
   char                   *state_dir;
   GInetSocketAddress     *listen_address;
   CompanionDesktopServer *server;
+  CompanionEngine        *engine;
   char                   *key_store_warning;
   GError                 *start_error;
 };
@@ -93,6 +95,13 @@ start_engine (CompanionApplication *self)
           return;
         }
     }
+  /* The mirror, sync and media run from the start, paired or not. */
+  self->engine = companion_engine_new (server, self->state_dir, &error);
+  if (self->engine == NULL)
+    {
+      self->start_error = g_steal_pointer (&error);
+      return;
+    }
   self->server = g_steal_pointer (&server);
 }
 
@@ -118,7 +127,7 @@ companion_application_activate (GApplication *application)
       return;
     }
 
-  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self), self->server, self->key_store_warning));
+  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self), self->engine, self->key_store_warning));
   gtk_window_present (window);
 }
 
@@ -222,6 +231,7 @@ companion_application_finalize (GObject *object)
   g_clear_pointer (&self->key_store_warning, g_free);
   g_clear_error (&self->start_error);
   g_clear_object (&self->listen_address);
+  g_clear_object (&self->engine);
   g_clear_object (&self->server);
 
   G_OBJECT_CLASS (companion_application_parent_class)->finalize (object);

@@ -6,6 +6,9 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "companion-chat-list.h"
+#include "companion-chat-row.h"
+#include "companion-conversation-view.h"
 #include "companion-desktop-server.h"
 #include "companion-network.h"
 #include "companion-pairing-offer.h"
@@ -18,9 +21,15 @@ struct _CompanionWindow
 {
   AdwApplicationWindow    parent_instance;
 
+  CompanionEngine        *engine;
   CompanionDesktopServer *server;
+  CompanionChatList      *chats;
+  GtkSingleSelection     *chat_selection;
+  GtkWidget              *conversation;
   guint                   countdown_id;
+  guint                   reload_id;
   gint64                  disconnected_at; /* real time, µs; 0 when never */
+  guint64                 synced_records;  /* of the first sync, so far */
 
   /* Template children */
   AdwToastOverlay        *toast_overlay;
@@ -32,13 +41,17 @@ struct _CompanionWindow
   GtkLabel               *countdown_label;
   GtkLabel               *pairing_status_label;
   GtkLabel               *address_label;
-  AdwStatusPage          *linked_page;
-  GtkLabel               *connection_label;
+  GtkWidget              *pairing_header;
+  AdwLeaflet             *leaflet;
+  GtkLabel               *status_label;
+  GtkProgressBar         *sync_bar;
+  GtkListView            *chat_list_view;
+  GtkBox                 *conversation_slot;
 };
 
 G_DEFINE_FINAL_TYPE (CompanionWindow, companion_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static void update_linked_page (CompanionWindow *self);
+static void update_status (CompanionWindow *self);
 static void set_pairing_status (CompanionWindow *self,
                                 gboolean         pairing);
 
@@ -113,12 +126,14 @@ show_page (CompanionWindow *self)
   gboolean paired = companion_desktop_server_is_paired (self->server);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.unlink-phone", paired);
+  gtk_widget_set_visible (self->pairing_header, !paired);
   if (paired)
     {
       g_clear_handle_id (&self->countdown_id, g_source_remove);
       companion_qr_view_set_code (self->qr_view, NULL);
-      update_linked_page (self);
-      gtk_stack_set_visible_child_name (self->stack, "linked");
+      update_status (self);
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      companion_chat_list_reload (self->chats);
     }
   else
     {
@@ -129,42 +144,42 @@ show_page (CompanionWindow *self)
     }
 }
 
+static gboolean
+first_sync_running (CompanionWindow *self)
+{
+  return companion_desktop_server_is_connected (self->server) && !companion_engine_has_synced (self->engine);
+}
+
+/* The connection and sync state, always in view above the chat list. */
 static void
-update_linked_page (CompanionWindow *self)
+update_status (CompanionWindow *self)
 {
   const char *phone = companion_desktop_server_get_phone_name (self->server);
-  const char *code = companion_desktop_server_get_safety_code (self->server);
-  g_autofree char *title = NULL;
-  g_autofree char *description = NULL;
-  g_autofree char *connection = NULL;
+  g_autofree char *text = NULL;
 
   if (phone == NULL)
     return;
 
-  /* Translators: %s is the phone's name */
-  title = g_strdup_printf (_("Linked to %s"), phone);
-  adw_status_page_set_title (self->linked_page, title);
-
-  if (code != NULL)
-    /* Translators: the two %s are the two halves of a six-digit safety code */
-    description = g_strdup_printf (_("Safety code %.3s %s. Check that your phone shows the same code."),
-                                   code, code + 3);
-  else
-    description = g_strdup (_("Your phone’s chats are mirrored here while it is in reach."));
-  adw_status_page_set_description (self->linked_page, description);
-
   if (companion_desktop_server_is_connected (self->server))
-    connection = g_strdup (_("Connected"));
+    {
+      if (first_sync_running (self))
+        /* Translators: %s is the phone's name */
+        text = g_strdup_printf (_("Syncing with %s…"), phone);
+      else
+        /* Translators: %s is the phone's name */
+        text = g_strdup_printf (_("Connected to %s"), phone);
+    }
   else if (self->disconnected_at != 0)
     {
       g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (self->disconnected_at / G_USEC_PER_SEC);
       g_autofree char *time = g_date_time_format (when, "%X");
-      /* Translators: %s is a time of day */
-      connection = g_strdup_printf (_("Phone offline since %s"), time);
+      /* Translators: %s is a time of day; the phone connects again by itself when in reach */
+      text = g_strdup_printf (_("Phone offline since %s. Reconnecting when it is in reach…"), time);
     }
   else
-    connection = g_strdup (_("Waiting for the phone to connect"));
-  gtk_label_set_label (self->connection_label, connection);
+    text = g_strdup (_("Waiting for the phone to connect"));
+  gtk_label_set_label (self->status_label, text);
+  gtk_widget_set_visible (GTK_WIDGET (self->sync_bar), first_sync_running (self));
 }
 
 static void
@@ -198,8 +213,9 @@ on_paired (CompanionWindow *self,
   g_autofree char *text = NULL;
 
   g_debug ("Paired with %s, safety code %s", phone, safety_code);
-  /* Translators: %s is the phone's name */
-  text = g_strdup_printf (_("Linked to %s"), phone);
+  /* Translators: the two %s are the two halves of a six-digit safety code */
+  text = g_strdup_printf (_("Safety code %.3s %s. Check that your phone shows the same code."),
+                          safety_code, safety_code + 3);
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
   show_page (self);
 }
@@ -209,7 +225,8 @@ on_connected (CompanionWindow *self,
               const char      *phone)
 {
   g_debug ("Connected to %s", phone);
-  update_linked_page (self);
+  self->synced_records = 0;
+  update_status (self);
 }
 
 static void
@@ -217,7 +234,8 @@ on_disconnected (CompanionWindow *self,
                  GError          *error)
 {
   self->disconnected_at = g_get_real_time ();
-  update_linked_page (self);
+  g_debug ("Disconnected: %s", error != NULL ? error->message : "closed");
+  update_status (self);
 }
 
 static void
@@ -226,6 +244,7 @@ on_unlinked (CompanionWindow *self,
 {
   g_debug ("Unlinked by the %s", by_phone ? "phone" : "desktop");
   self->disconnected_at = 0;
+  companion_conversation_view_set_chat (COMPANION_CONVERSATION_VIEW (self->conversation), NULL);
   adw_toast_overlay_add_toast (self->toast_overlay,
                                adw_toast_new (by_phone ? _("The phone unlinked itself")
                                                        : _("The phone was unlinked")));
@@ -285,14 +304,176 @@ unlink_phone (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Chat list. */
+
+static void
+setup_chat_row (GtkSignalListItemFactory *factory,
+                GtkListItem              *list_item)
+{
+  gtk_list_item_set_child (list_item, companion_chat_row_new ());
+}
+
+static void
+bind_chat_row (GtkSignalListItemFactory *factory,
+               GtkListItem              *list_item)
+{
+  companion_chat_row_set_item (COMPANION_CHAT_ROW (gtk_list_item_get_child (list_item)),
+                               gtk_list_item_get_item (list_item));
+}
+
+static void
+unbind_chat_row (GtkSignalListItemFactory *factory,
+                 GtkListItem              *list_item)
+{
+  companion_chat_row_set_item (COMPANION_CHAT_ROW (gtk_list_item_get_child (list_item)), NULL);
+}
+
+static GtkListItemFactory *
+chat_row_factory (void)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_chat_row), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_chat_row), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_chat_row), NULL);
+  return factory;
+}
+
+static void
+on_chat_activated (CompanionWindow *self,
+                   guint            position)
+{
+  companion_window_open_chat (self, position);
+}
+
+static void
+on_chats_loaded (CompanionWindow *self)
+{
+  CompanionConversationView *view = COMPANION_CONVERSATION_VIEW (self->conversation);
+  CompanionChatItem *shown = companion_conversation_view_get_chat (view);
+
+  /* The chat shown may have moved, or gone with a delete on the phone. */
+  if (shown == NULL)
+    return;
+  if (companion_chat_list_find (self->chats, companion_chat_item_get_id (shown)) != shown)
+    {
+      companion_conversation_view_set_chat (view, NULL);
+      gtk_single_selection_set_selected (self->chat_selection, GTK_INVALID_LIST_POSITION);
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->chats)); i++)
+    {
+      g_autoptr(CompanionChatItem) item = g_list_model_get_item (G_LIST_MODEL (self->chats), i);
+      if (item == shown)
+        {
+          gtk_single_selection_set_selected (self->chat_selection, i);
+          break;
+        }
+    }
+}
+
+static gboolean
+reload_now (gpointer user_data)
+{
+  CompanionWindow *self = user_data;
+
+  self->reload_id = 0;
+  companion_chat_list_reload (self->chats);
+  companion_conversation_view_refresh (COMPANION_CONVERSATION_VIEW (self->conversation));
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads once for a burst of changes, after DELAY_MS. */
+static void
+schedule_reload (CompanionWindow *self,
+                 guint            delay_ms)
+{
+  if (self->reload_id == 0)
+    self->reload_id = g_timeout_add (delay_ms, reload_now, self);
+}
+
+static void
+on_sync_progress (CompanionWindow *self,
+                  const char      *entity,
+                  guint            records)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *count = NULL;
+
+  self->synced_records += records;
+  /* The phone does not say how much is coming: count what came. */
+  count = g_strdup_printf ("%" G_GUINT64_FORMAT, self->synced_records);
+  /* Translators: %s is a number of records (messages, chats, contacts…) received so far */
+  text = g_strdup_printf (_("%s records received"), count);
+  gtk_progress_bar_set_text (self->sync_bar, text);
+  gtk_progress_bar_pulse (self->sync_bar);
+  update_status (self);
+  /* The chat list comes first in a snapshot: show it as it fills. */
+  schedule_reload (self, 500);
+}
+
+static void
+on_synced (CompanionWindow *self)
+{
+  update_status (self);
+  schedule_reload (self, 50);
+}
+
+static void
+on_sync_failed (CompanionWindow *self,
+                GError          *error)
+{
+  companion_window_show_error (self, error->message);
+}
+
+static void
+on_command_done (CompanionWindow *self,
+                 const char      *client_id)
+{
+  /* The outbox changed: pending messages leave it. */
+  schedule_reload (self, 50);
+}
+
+static void
+on_command_failed (CompanionWindow *self,
+                   const char      *client_id,
+                   GError          *error)
+{
+  companion_window_show_error (self, error->message);
+  schedule_reload (self, 50);
+}
+
+static void
+on_folded_changed (CompanionWindow *self)
+{
+  if (self->conversation != NULL)
+    companion_conversation_view_set_folded (COMPANION_CONVERSATION_VIEW (self->conversation),
+                                            adw_leaflet_get_folded (self->leaflet));
+}
+
+static void
+show_chats (GtkWidget  *widget,
+            const char *action_name,
+            GVariant   *parameter)
+{
+  CompanionWindow *self = COMPANION_WINDOW (widget);
+
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
 static void
 companion_window_dispose (GObject *object)
 {
   CompanionWindow *self = COMPANION_WINDOW (object);
 
   g_clear_handle_id (&self->countdown_id, g_source_remove);
-  g_clear_object (&self->server);
+  g_clear_handle_id (&self->reload_id, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), COMPANION_TYPE_WINDOW);
+
+  g_clear_object (&self->chat_selection);
+  g_clear_object (&self->chats);
+  g_clear_object (&self->server);
+  g_clear_object (&self->engine);
 
   G_OBJECT_CLASS (companion_window_parent_class)->dispose (object);
 }
@@ -316,10 +497,17 @@ companion_window_class_init (CompanionWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, countdown_label);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, pairing_status_label);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, address_label);
-  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, linked_page);
-  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, connection_label);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, pairing_header);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, sync_bar);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, chat_list_view);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, conversation_slot);
+  gtk_widget_class_bind_template_callback (widget_class, on_folded_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_chat_activated);
 
   gtk_widget_class_install_action (widget_class, "win.unlink-phone", NULL, unlink_phone);
+  gtk_widget_class_install_action (widget_class, "win.show-chats", NULL, show_chats);
 }
 
 static void
@@ -332,15 +520,20 @@ companion_window_init (CompanionWindow *self)
 }
 
 CompanionWindow *
-companion_window_new (AdwApplication         *application,
-                      CompanionDesktopServer *server,
-                      const char             *key_store_warning)
+companion_window_new (AdwApplication  *application,
+                      CompanionEngine *engine,
+                      const char      *key_store_warning)
 {
   CompanionWindow *self;
+  CompanionDesktopServer *server;
+  CompanionDesktopSync *sync;
 
-  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (server), NULL);
+  g_return_val_if_fail (COMPANION_IS_ENGINE (engine), NULL);
 
   self = g_object_new (COMPANION_TYPE_WINDOW, "application", application, NULL);
+  self->engine = g_object_ref (engine);
+  server = companion_engine_get_server (engine);
+  sync = companion_engine_get_sync (engine);
   self->server = g_object_ref (server);
   g_signal_connect_object (server, "offer-changed", G_CALLBACK (on_offer_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "paired", G_CALLBACK (on_paired), self, G_CONNECT_SWAPPED);
@@ -349,6 +542,25 @@ companion_window_new (AdwApplication         *application,
   g_signal_connect_object (server, "unlinked", G_CALLBACK (on_unlinked), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "attempt-failed", G_CALLBACK (on_attempt_failed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "pairing-started", G_CALLBACK (on_pairing_started), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "progress", G_CALLBACK (on_sync_progress), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "synced", G_CALLBACK (on_synced), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "failed", G_CALLBACK (on_sync_failed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "command-done", G_CALLBACK (on_command_done), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "command-failed", G_CALLBACK (on_command_failed), self, G_CONNECT_SWAPPED);
+
+  self->chats = companion_chat_list_new (companion_engine_get_reader (engine));
+  g_signal_connect_object (self->chats, "loaded", G_CALLBACK (on_chats_loaded), self, G_CONNECT_SWAPPED);
+  self->chat_selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->chats)));
+  gtk_single_selection_set_autoselect (self->chat_selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->chat_selection, TRUE);
+  gtk_single_selection_set_selected (self->chat_selection, GTK_INVALID_LIST_POSITION);
+  gtk_list_view_set_model (self->chat_list_view, GTK_SELECTION_MODEL (self->chat_selection));
+  gtk_list_view_set_factory (self->chat_list_view, chat_row_factory ());
+
+  self->conversation = companion_conversation_view_new (engine);
+  gtk_widget_set_hexpand (self->conversation, TRUE);
+  gtk_box_append (self->conversation_slot, self->conversation);
+  on_folded_changed (self);
 
   if (key_store_warning != NULL)
     {
@@ -357,6 +569,57 @@ companion_window_new (AdwApplication         *application,
     }
   show_page (self);
   return self;
+}
+
+CompanionEngine *
+companion_window_get_engine (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return self->engine;
+}
+
+GtkListView *
+companion_window_get_chat_list_view (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return self->chat_list_view;
+}
+
+CompanionChatList *
+companion_window_get_chat_list (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return self->chats;
+}
+
+CompanionConversationView *
+companion_window_get_conversation (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return COMPANION_CONVERSATION_VIEW (self->conversation);
+}
+
+const char *
+companion_window_get_status (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return gtk_label_get_label (self->status_label);
+}
+
+void
+companion_window_open_chat (CompanionWindow *self,
+                            guint            position)
+{
+  g_autoptr(CompanionChatItem) item = NULL;
+
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+
+  item = g_list_model_get_item (G_LIST_MODEL (self->chats), position);
+  if (item == NULL)
+    return;
+  gtk_single_selection_set_selected (self->chat_selection, position);
+  companion_conversation_view_set_chat (COMPANION_CONVERSATION_VIEW (self->conversation), item);
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
 }
 
 void
