@@ -96,9 +96,13 @@ bench_session_stop (BenchSession *self)
 
   test_process_send (self->phone, "{\"type\": \"quit\"}");
   test_process_drain (self->phone);
+  g_free (self->phone_output);
+  self->phone_output = g_strdup (test_process_get_output (self->phone));
   phone_status = test_process_finish (self->phone);
   test_process_send (self->desktop, "{\"type\": \"quit\"}");
   test_process_drain (self->desktop);
+  g_free (self->desktop_output);
+  self->desktop_output = g_strdup (test_process_get_output (self->desktop));
   desktop_status = test_process_finish (self->desktop);
   self->phone = self->desktop = NULL;
   return phone_status == 0 && desktop_status == 0;
@@ -111,5 +115,7 @@ bench_session_free (BenchSession *self)
   g_free (self->root);
   g_free (self->desktop_dir);
   g_free (self->phone_dir);
+  g_free (self->desktop_output);
+  g_free (self->phone_output);
   g_free (self);
 }

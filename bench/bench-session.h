@@ -16,6 +16,8 @@ typedef struct
   char        *phone_dir;
   TestProcess *desktop;     /* `run`, after bench_session_start() */
   TestProcess *phone;
+  char        *desktop_output; /* all each printed, after bench_session_stop() */
+  char        *phone_output;
 } BenchSession;
 
 /* A new folder and environment; exits with status 2 when COMPANION_CLI or

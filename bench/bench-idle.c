@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* B7: wakeups while idle. A paired, connected phone with nothing to say:
+ * the context switches of every thread of each real program (voluntary
+ * and not, from /proc/PID/task/N/status) over the measured time, as
+ * wakeups a minute. Each one costs a laptop's CPU a trip out of its sleep
+ * states. Both programs must stay connected throughout.
+ *
+ * Usage: bench-idle [SECONDS] (default 60, after 5 s to settle). */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench-report.h"
+#include "bench-session.h"
+
+#define SETTLE_MS 5000
+
+static gboolean
+on_done (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Sleeps in the main loop, as the programs do. */
+static void
+sleep_ms (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, on_done, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static guint
+count_events (const char *output,
+              const char *event)
+{
+  g_autofree char *needle = g_strdup_printf ("\"event\":\"%s\"", event);
+  guint n = 0;
+
+  for (const char *at = strstr (output, needle); at != NULL; at = strstr (at + 1, needle))
+    n++;
+  return n;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  double seconds = argc > 1 ? g_ascii_strtod (argv[1], NULL) : 60;
+  g_autofree char *desktop_name = NULL, *phone_name = NULL;
+  BenchSession *session;
+  gint64 desktop_before, phone_before, desktop_after, phone_after, started, ended;
+  double minutes, desktop_rate, phone_rate;
+  gboolean stayed;
+
+  if (!(seconds > 0 && seconds <= 3600))
+    {
+      fprintf (stderr, "Usage: bench-idle [SECONDS] (0 < SECONDS ≤ 3600)\n");
+      return 2;
+    }
+
+  session = bench_session_new ("bench-idle");
+  bench_session_pair (session, "--generate", "chats=20,messages=2000,media=5,calls=50,seed=1");
+  bench_session_start (session, NULL);
+  /* The catch-up after connecting and small media downloads end first. */
+  sleep_ms (SETTLE_MS);
+
+  started = g_get_monotonic_time ();
+  desktop_before = bench_report_context_switches (test_process_get_pid (session->desktop));
+  phone_before = bench_report_context_switches (test_process_get_pid (session->phone));
+  sleep_ms ((guint) (seconds * 1000));
+  desktop_after = bench_report_context_switches (test_process_get_pid (session->desktop));
+  phone_after = bench_report_context_switches (test_process_get_pid (session->phone));
+  ended = g_get_monotonic_time ();
+
+  if (!bench_session_stop (session))
+    {
+      fprintf (stderr, "A program failed\n");
+      return 1;
+    }
+  /* One connection all along: a drop would have been followed by another. */
+  stayed = count_events (session->phone_output, "connected") == 1 &&
+           count_events (session->desktop_output, "connected") == 1;
+  bench_session_free (session);
+  if (!stayed)
+    {
+      fprintf (stderr, "The connection dropped while idle\n");
+      return 1;
+    }
+  if (desktop_before < 0 || phone_before < 0 || desktop_after < desktop_before || phone_after < phone_before)
+    {
+      fprintf (stderr, "A program ended while measured\n");
+      return 1;
+    }
+
+  minutes = (ended - started) / 60e6;
+  desktop_rate = (desktop_after - desktop_before) / minutes;
+  phone_rate = (phone_after - phone_before) / minutes;
+  printf ("Idle and connected for %.1f s: desktop %" G_GINT64_FORMAT " context switches (%.1f a minute), "
+          "phone %" G_GINT64_FORMAT " (%.1f a minute)\n", minutes * 60,
+          desktop_after - desktop_before, desktop_rate, phone_after - phone_before, phone_rate);
+
+  desktop_name = g_strdup_printf ("idle, paired and connected: desktop (companion-cli) wakeups a minute, "
+                                  "over %.0f s", minutes * 60);
+  bench_report_row ("B7", desktop_name, desktop_rate, "/min", NAN, NULL, NAN, "≤ 4 /min", desktop_rate <= 4);
+  phone_name = g_strdup_printf ("idle, paired and connected: phone (companion-phone) wakeups a minute, "
+                                "over %.0f s", minutes * 60);
+  bench_report_row ("B7", phone_name, phone_rate, "/min", NAN, NULL, NAN, "≤ 4 /min", phone_rate <= 4);
+  return 0;
+}
