@@ -17,6 +17,8 @@
 #include "bench-session.h"
 
 #define SETTLE_MS 5000
+/* Reading /proc does not wake the programs. */
+#define SAMPLE_MS 200
 
 static gboolean
 on_done (gpointer user_data)
@@ -55,7 +57,9 @@ main (int   argc,
   double seconds = argc > 1 ? g_ascii_strtod (argv[1], NULL) : 60;
   g_autofree char *desktop_name = NULL, *phone_name = NULL;
   BenchSession *session;
-  gint64 desktop_before, phone_before, desktop_after, phone_after, started, ended;
+  BenchSwitches *desktop, *phone;
+  gint64 desktop_switches, phone_switches, started, ended;
+  gboolean alive = TRUE;
   double minutes, desktop_rate, phone_rate;
   gboolean stayed;
 
@@ -72,12 +76,21 @@ main (int   argc,
   sleep_ms (SETTLE_MS);
 
   started = g_get_monotonic_time ();
-  desktop_before = bench_report_context_switches (test_process_get_pid (session->desktop));
-  phone_before = bench_report_context_switches (test_process_get_pid (session->phone));
-  sleep_ms ((guint) (seconds * 1000));
-  desktop_after = bench_report_context_switches (test_process_get_pid (session->desktop));
-  phone_after = bench_report_context_switches (test_process_get_pid (session->phone));
+  desktop = bench_switches_new (test_process_get_pid (session->desktop));
+  phone = bench_switches_new (test_process_get_pid (session->phone));
+  for (gint64 due = started + SAMPLE_MS * 1000; due < started + (gint64) (seconds * G_USEC_PER_SEC);
+       due += SAMPLE_MS * 1000)
+    {
+      sleep_ms ((guint) MAX (0, (due - g_get_monotonic_time ()) / 1000));
+      alive = alive && bench_switches_sample (desktop) && bench_switches_sample (phone);
+    }
+  sleep_ms ((guint) MAX (0, (started + (gint64) (seconds * G_USEC_PER_SEC) - g_get_monotonic_time ()) / 1000));
+  alive = alive && bench_switches_sample (desktop) && bench_switches_sample (phone);
   ended = g_get_monotonic_time ();
+  desktop_switches = bench_switches_total (desktop);
+  phone_switches = bench_switches_total (phone);
+  bench_switches_free (desktop);
+  bench_switches_free (phone);
 
   if (!bench_session_stop (session))
     {
@@ -93,18 +106,18 @@ main (int   argc,
       fprintf (stderr, "The connection dropped while idle\n");
       return 1;
     }
-  if (desktop_before < 0 || phone_before < 0 || desktop_after < desktop_before || phone_after < phone_before)
+  if (!alive)
     {
       fprintf (stderr, "A program ended while measured\n");
       return 1;
     }
 
   minutes = (ended - started) / 60e6;
-  desktop_rate = (desktop_after - desktop_before) / minutes;
-  phone_rate = (phone_after - phone_before) / minutes;
+  desktop_rate = desktop_switches / minutes;
+  phone_rate = phone_switches / minutes;
   printf ("Idle and connected for %.1f s: desktop %" G_GINT64_FORMAT " context switches (%.1f a minute), "
           "phone %" G_GINT64_FORMAT " (%.1f a minute)\n", minutes * 60,
-          desktop_after - desktop_before, desktop_rate, phone_after - phone_before, phone_rate);
+          desktop_switches, desktop_rate, phone_switches, phone_rate);
 
   desktop_name = g_strdup_printf ("idle, paired and connected: desktop (companion-cli) wakeups a minute, "
                                   "over %.0f s", minutes * 60);

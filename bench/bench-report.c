@@ -97,26 +97,73 @@ status_field (const char *text,
   return g_ascii_strtoll (at + strlen (field), NULL, 10);
 }
 
-gint64
-bench_report_context_switches (int pid)
+struct _BenchSwitches
 {
-  g_autofree char *task_dir = g_strdup_printf ("/proc/%d/task", pid);
+  int         pid;
+  GHashTable *first; /* thread id → its switches when first seen, for threads there from the start */
+  GHashTable *last;  /* thread id → its switches when last seen */
+};
+
+BenchSwitches *
+bench_switches_new (int pid)
+{
+  BenchSwitches *self = g_new0 (BenchSwitches, 1);
+  GHashTableIter iter;
+  gpointer tid, count;
+
+  self->pid = pid;
+  self->first = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->last = g_hash_table_new (g_direct_hash, g_direct_equal);
+  bench_switches_sample (self);
+  /* Threads started later count from zero. */
+  g_hash_table_iter_init (&iter, self->last);
+  while (g_hash_table_iter_next (&iter, &tid, &count))
+    g_hash_table_insert (self->first, tid, count);
+  return self;
+}
+
+gboolean
+bench_switches_sample (BenchSwitches *self)
+{
+  g_autofree char *task_dir = g_strdup_printf ("/proc/%d/task", self->pid);
   g_autoptr(GDir) dir = g_dir_open (task_dir, 0, NULL);
-  gint64 total = 0;
   const char *name;
 
   if (dir == NULL)
-    return -1;
+    return FALSE;
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename (task_dir, name, "status", NULL);
       g_autofree char *text = NULL;
+      gint64 count;
 
-      /* A thread that ended meanwhile no longer counts. */
+      /* A thread that ended meanwhile keeps its last count. */
       if (!g_file_get_contents (path, &text, NULL, NULL))
         continue;
-      total += MAX (0, status_field (text, "\nvoluntary_ctxt_switches:"));
-      total += MAX (0, status_field (text, "\nnonvoluntary_ctxt_switches:"));
+      count = MAX (0, status_field (text, "\nvoluntary_ctxt_switches:")) +
+              MAX (0, status_field (text, "\nnonvoluntary_ctxt_switches:"));
+      g_hash_table_insert (self->last, GINT_TO_POINTER (atoi (name)), GSIZE_TO_POINTER ((gsize) count));
     }
+  return TRUE;
+}
+
+gint64
+bench_switches_total (BenchSwitches *self)
+{
+  GHashTableIter iter;
+  gpointer tid, count;
+  gint64 total = 0;
+
+  g_hash_table_iter_init (&iter, self->last);
+  while (g_hash_table_iter_next (&iter, &tid, &count))
+    total += (gint64) GPOINTER_TO_SIZE (count) - (gint64) GPOINTER_TO_SIZE (g_hash_table_lookup (self->first, tid));
   return total;
+}
+
+void
+bench_switches_free (BenchSwitches *self)
+{
+  g_hash_table_unref (self->first);
+  g_hash_table_unref (self->last);
+  g_free (self);
 }

@@ -21,8 +21,16 @@ void   bench_report_row        (const char *row,
  * it sorts. */
 double bench_report_percentile (GArray     *values,
                                 double      p);
-/* Context switches of process PID so far, all its threads summed
- * (voluntary and not): each is a wakeup or a preemption. -1 if gone. */
-gint64 bench_report_context_switches (int   pid);
+/* Context switches (voluntary and not) of every thread of a process from
+ * one moment on: each is a wakeup or a preemption. Threads come and go
+ * (GLib's pools end idle ones), so each is read at every sample and one
+ * that ended counts as of its last; sample often. */
+typedef struct _BenchSwitches BenchSwitches;
+
+BenchSwitches *bench_switches_new    (int            pid);
+/* FALSE when the process is gone. */
+gboolean       bench_switches_sample (BenchSwitches *self);
+gint64         bench_switches_total  (BenchSwitches *self);
+void           bench_switches_free   (BenchSwitches *self);
 
 G_END_DECLS
