@@ -162,6 +162,11 @@ measure_ours (BenchSession *session,
   g_autoptr(GError) error = NULL;
   gint64 desktop_before, phone_before, started;
   guint64 stored_size = 0;
+  const char *bad_requests[] = {
+    "{\"type\": \"download\"}",
+    "{\"type\": \"download\", \"hash\": 7}",
+    "{\"type\": \"download\", \"hash\": \"0000000000000000000000000000000000000000000000000000000000000000\"}",
+  };
 
   g_mkdir_with_parents (fixture_dir, 0700);
   hash = make_random_file (source, size);
@@ -174,6 +179,21 @@ measure_ours (BenchSession *session,
   bench_session_start (session, NULL);
   desktop_before = test_process_peak_rss_kib (session->desktop);
   phone_before = test_process_peak_rss_kib (session->phone);
+
+  /* A bad request is refused with a reason, and the program goes on. */
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_requests); i++)
+    {
+      g_autoptr(JsonObject) refused = NULL;
+
+      test_process_send (session->desktop, bad_requests[i]);
+      refused = test_process_wait_event (session->desktop, "command-failed");
+      if (strstr (json_object_get_string_member (refused, "reason"), "download") == NULL &&
+          strstr (json_object_get_string_member (refused, "reason"), "media") == NULL)
+        {
+          fprintf (stderr, "A bad download request was refused without a clear reason\n");
+          return FALSE;
+        }
+    }
 
   command = g_strdup_printf ("{\"type\": \"download\", \"hash\": \"%s\"}", hash);
   started = g_get_monotonic_time ();

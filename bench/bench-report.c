@@ -100,8 +100,8 @@ status_field (const char *text,
 struct _BenchSwitches
 {
   int         pid;
-  GHashTable *first; /* thread id → its switches when first seen, for threads there from the start */
-  GHashTable *last;  /* thread id → its switches when last seen */
+  GHashTable *first; /* thread id → gint64[2] when first seen, for threads there from the start */
+  GHashTable *last;  /* thread id → gint64[2] when last seen: voluntary, involuntary */
 };
 
 BenchSwitches *
@@ -109,16 +109,16 @@ bench_switches_new (int pid)
 {
   BenchSwitches *self = g_new0 (BenchSwitches, 1);
   GHashTableIter iter;
-  gpointer tid, count;
+  gpointer tid, counts;
 
   self->pid = pid;
-  self->first = g_hash_table_new (g_direct_hash, g_direct_equal);
-  self->last = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->first = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  self->last = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   bench_switches_sample (self);
   /* Threads started later count from zero. */
   g_hash_table_iter_init (&iter, self->last);
-  while (g_hash_table_iter_next (&iter, &tid, &count))
-    g_hash_table_insert (self->first, tid, count);
+  while (g_hash_table_iter_next (&iter, &tid, &counts))
+    g_hash_table_insert (self->first, tid, g_memdup2 (counts, 2 * sizeof (gint64)));
   return self;
 }
 
@@ -135,29 +135,36 @@ bench_switches_sample (BenchSwitches *self)
     {
       g_autofree char *path = g_build_filename (task_dir, name, "status", NULL);
       g_autofree char *text = NULL;
-      gint64 count;
+      gint64 *counts;
 
-      /* A thread that ended meanwhile keeps its last count. */
+      /* A thread that ended meanwhile keeps its last counts. */
       if (!g_file_get_contents (path, &text, NULL, NULL))
         continue;
-      count = MAX (0, status_field (text, "\nvoluntary_ctxt_switches:")) +
-              MAX (0, status_field (text, "\nnonvoluntary_ctxt_switches:"));
-      g_hash_table_insert (self->last, GINT_TO_POINTER (atoi (name)), GSIZE_TO_POINTER ((gsize) count));
+      counts = g_new (gint64, 2);
+      counts[0] = MAX (0, status_field (text, "\nvoluntary_ctxt_switches:"));
+      counts[1] = MAX (0, status_field (text, "\nnonvoluntary_ctxt_switches:"));
+      g_hash_table_insert (self->last, GINT_TO_POINTER (atoi (name)), counts);
     }
   return TRUE;
 }
 
-gint64
-bench_switches_total (BenchSwitches *self)
+void
+bench_switches_total (BenchSwitches *self,
+                      gint64        *voluntary,
+                      gint64        *involuntary)
 {
   GHashTableIter iter;
-  gpointer tid, count;
-  gint64 total = 0;
+  gpointer tid, counts;
 
+  *voluntary = *involuntary = 0;
   g_hash_table_iter_init (&iter, self->last);
-  while (g_hash_table_iter_next (&iter, &tid, &count))
-    total += (gint64) GPOINTER_TO_SIZE (count) - (gint64) GPOINTER_TO_SIZE (g_hash_table_lookup (self->first, tid));
-  return total;
+  while (g_hash_table_iter_next (&iter, &tid, &counts))
+    {
+      const gint64 *last = counts, *first = g_hash_table_lookup (self->first, tid);
+
+      *voluntary += last[0] - (first != NULL ? first[0] : 0);
+      *involuntary += last[1] - (first != NULL ? first[1] : 0);
+    }
 }
 
 void

@@ -21,8 +21,9 @@ void   bench_report_row        (const char *row,
  * it sorts. */
 double bench_report_percentile (GArray     *values,
                                 double      p);
-/* Context switches (voluntary and not) of every thread of a process from
- * one moment on: each is a wakeup or a preemption. Threads come and go
+/* Context switches of every thread of a process from one moment on:
+ * voluntary ones are wakeups (a thread slept and was woken), involuntary
+ * ones preemptions, which depend on the machine's load. Threads come and go
  * (GLib's pools end idle ones), so each is read at every sample and one
  * that ended counts as of its last; sample often. */
 typedef struct _BenchSwitches BenchSwitches;
@@ -30,7 +31,9 @@ typedef struct _BenchSwitches BenchSwitches;
 BenchSwitches *bench_switches_new    (int            pid);
 /* FALSE when the process is gone. */
 gboolean       bench_switches_sample (BenchSwitches *self);
-gint64         bench_switches_total  (BenchSwitches *self);
+void           bench_switches_total  (BenchSwitches *self,
+                                      gint64        *voluntary,
+                                      gint64        *involuntary);
 void           bench_switches_free   (BenchSwitches *self);
 
 G_END_DECLS
