@@ -557,9 +557,12 @@ main (int   argc,
     {
       guint64 mib = g_ascii_strtoull (argv[i], NULL, 10);
 
-      if (mib == 0 || mib > 4096)
+      /* Smaller files are downloaded on their own after the sync. */
+      if (mib * MIB <= COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT || mib > 4096)
         {
-          fprintf (stderr, "Usage: bench-media [MIB…] (1–4096 each; default 256 1024)\n");
+          fprintf (stderr, "Usage: bench-media [MIB…] (each more than %" G_GUINT64_FORMAT
+                   ", the automatic download limit, and at most 4096; default 256 1024)\n",
+                   COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT / MIB);
           return 2;
         }
       /* A large file takes longer than a test's wait for one event. */
