@@ -212,3 +212,11 @@ test_process_drain (TestProcess *self)
       g_free (line);
     }
 }
+
+int
+test_process_get_pid (TestProcess *self)
+{
+  const char *pid = g_subprocess_get_identifier (self->process);
+
+  return pid != NULL ? atoi (pid) : -1;
+}

@@ -32,6 +32,8 @@ void         test_process_send         (TestProcess *process,
 const char  *test_process_get_output   (TestProcess *process);
 /* The program's peak resident memory so far (VmHWM), in KiB; -1 if gone. */
 gint64       test_process_peak_rss_kib (TestProcess *process);
+/* The program's process id, for /proc. */
+int          test_process_get_pid      (TestProcess *process);
 /* Reads everything the program prints until it closes its output (after a
  * "quit"), so that test_process_get_output() holds all of it. */
 void         test_process_drain        (TestProcess *process);

@@ -81,6 +81,7 @@ typedef struct
   GMainLoop              *loop;
   CompanionMirrorStore   *mirror;
   CompanionDesktopSync   *sync;
+  CompanionMediaTransfer *media;
   gint64                  counted_at; /* monotonic µs of the last counts shown */
   gboolean                pairing;  /* `pair`: show codes until paired */
   guint                   copying;  /* send-file commands still copying their file */
@@ -267,6 +268,29 @@ on_upload_progress (CompanionDesktopSync *sync,
   json_builder_set_member_name (builder, "size");
   json_builder_add_int_value (builder, (gint64) size);
   companion_json_line_print (builder);
+}
+
+/* {"type":"download","hash":HASH}: fetches a media file from the phone
+ * whatever its size; "media-progress" and "media-complete" follow. */
+static void
+on_download_command (CompanionCommandReader *reader,
+                     const char             *type,
+                     JsonObject             *command,
+                     Engine                 *engine)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *hash = json_object_get_member (command, "hash");
+
+  if (hash == NULL || !JSON_NODE_HOLDS_VALUE (hash) || json_node_get_value_type (hash) != G_TYPE_STRING)
+    g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "download: “hash” must be the media's hash");
+  else
+    companion_media_transfer_request (engine->media, json_node_get_string (hash), &error);
+
+  if (error != NULL)
+    print_command_failed (engine, NULL, error);
+  else if (engine->options->json)
+    print_event ("download-queued", "hash", json_node_get_string (hash));
 }
 
 static void
@@ -530,6 +554,8 @@ on_synced (CompanionDesktopSync *sync,
   gboolean counting = up_to_date || now - engine->counted_at >= COUNT_INTERVAL_US;
   gint64 counts[G_N_ELEMENTS (counted)];
   g_autofree char *text = NULL;
+  /* Stamped at the commit, before counting: latency is measured to here. */
+  g_autoptr(JsonBuilder) builder = engine->options->json ? companion_json_line_begin ("synced") : NULL;
 
   if (counting)
     {
@@ -537,10 +563,8 @@ on_synced (CompanionDesktopSync *sync,
       engine->counted_at = now;
     }
 
-  if (engine->options->json)
+  if (builder != NULL)
     {
-      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("synced");
-
       json_builder_set_member_name (builder, "cursor");
       json_builder_add_int_value (builder, (gint64) cursor);
       json_builder_set_member_name (builder, "up_to_date");
@@ -732,6 +756,7 @@ run_engine (CliOptions *options,
   g_signal_connect (sync, "failed", G_CALLBACK (on_sync_failed), &engine);
   /* Media: partial ones resume, small ones come after each sync. */
   media = companion_media_transfer_new (server, mirror, sync);
+  engine.media = media;
   /* The GUI's preference applies here too (default 16 MiB). */
   settings = companion_settings_new_if_installed ();
   if (settings != NULL)
@@ -781,6 +806,7 @@ run_engine (CliOptions *options,
   g_signal_connect (commands, "command::quit", G_CALLBACK (on_quit_command), &engine);
   g_signal_connect (commands, "command::unlink", G_CALLBACK (on_unlink_command), &engine);
   g_signal_connect (commands, "command::send-file", G_CALLBACK (on_send_file_command), &engine);
+  g_signal_connect (commands, "command::download", G_CALLBACK (on_download_command), &engine);
   for (gsize i = 0; i < G_N_ELEMENTS (phone_commands); i++)
     {
       g_autofree char *detailed = g_strdup_printf ("command::%s", phone_commands[i].command);

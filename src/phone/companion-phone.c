@@ -35,6 +35,7 @@ typedef struct
   gboolean  json;
   double    events_rate;  /* --events RATE; 0: none */
   gint64    seed;         /* --seed N for --events; -1: not given (1) */
+  gboolean  trace_events; /* --trace-events: a line per batch of --events */
 } PhoneOptions;
 
 static int
@@ -291,7 +292,20 @@ on_events_applied (CompanionPhoneEventSource *source,
                    guint                      n_events,
                    Phone                     *phone)
 {
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  /* Stamped before the changes go out: latency is measured from here. */
+  if (phone->options->trace_events && phone->options->json)
+    builder = companion_json_line_begin ("events-applied");
   companion_phone_sync_changes_added (phone->sync);
+  if (builder != NULL)
+    {
+      json_builder_set_member_name (builder, "seq");
+      json_builder_add_int_value (builder, (gint64) last_seq);
+      json_builder_set_member_name (builder, "events");
+      json_builder_add_int_value (builder, n_events);
+      companion_json_line_print (builder);
+    }
 }
 
 static gboolean
@@ -580,6 +594,8 @@ main (int   argc,
     { "events", 0, 0, G_OPTION_ARG_DOUBLE, &options.events_rate,
       "Generate random live events, RATE a second (0 < RATE ≤ 5000)", "RATE" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &options.seed, "Seed of the --events traffic (default 1)", "N" },
+    { "trace-events", 0, 0, G_OPTION_ARG_NONE, &options.trace_events,
+      "With --json, print each batch of --events applied (its last change and time)", NULL },
     { NULL }
   };
 
