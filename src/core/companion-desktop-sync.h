@@ -19,7 +19,9 @@ G_DECLARE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, COMPANION, D
  * page), "synced" (guint64 cursor: the snapshot is complete or a batch of
  * changes was committed), "failed" (GError: a page or batch was refused and
  * not applied; nothing already stored is lost), "command-done" (client
- * id), "command-failed" (client id, GError). */
+ * id), "command-failed" (client id, GError), "changes-applied" (GPtrArray
+ * of CompanionChange: a live batch just committed; never emitted for
+ * snapshot pages, so a first sync is not mistaken for news). */
 CompanionDesktopSync *companion_desktop_sync_new (CompanionDesktopServer *server,
                                                   CompanionMirrorStore   *store);
 /* TRUE when the mirror holds every change the phone last said it had
