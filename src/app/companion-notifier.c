@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <gtk/gtk.h>
 
+#include "companion-name-cache.h"
 #include "companion-notifier.h"
 #include "companion-record.h"
 
@@ -23,7 +24,7 @@ struct _CompanionNotifier
 
   GApplication          *application; /* weak: the application owns us */
   CompanionDesktopSync  *sync;
-  CompanionMirrorReader *reader;
+  CompanionNameCache    *names;
   GSettings             *settings;
   GCancellable          *cancellable;
   /* ms: records older than this are edits, reactions or receipts of what
@@ -33,28 +34,6 @@ struct _CompanionNotifier
 };
 
 G_DEFINE_FINAL_TYPE (CompanionNotifier, companion_notifier, G_TYPE_OBJECT)
-
-/* One pending notification while its names are looked up. */
-typedef struct
-{
-  CompanionNotifier *self;
-  JsonObject        *record;   /* the message or call */
-  JsonObject        *chat;     /* messages: the chat, once looked up */
-  char             **names;    /* contacts still to look up */
-  GPtrArray         *found;    /* their names (char *) */
-  guint              next;
-} Pending;
-
-static void
-pending_free (Pending *pending)
-{
-  g_clear_object (&pending->self);
-  g_clear_pointer (&pending->record, json_object_unref);
-  g_clear_pointer (&pending->chat, json_object_unref);
-  g_clear_pointer (&pending->names, g_strfreev);
-  g_clear_pointer (&pending->found, g_ptr_array_unref);
-  g_free (pending);
-}
 
 static gboolean
 notifications_enabled (CompanionNotifier *self)
@@ -86,43 +65,26 @@ shorten (const char *text)
   return g_strconcat (head, "…", NULL);
 }
 
-static char *
-join_names (GPtrArray *names)
-{
-  g_autoptr(GString) text = g_string_new (NULL);
-
-  for (guint i = 0; i < names->len; i++)
-    {
-      if (i > 0)
-        g_string_append (text, ", ");
-      g_string_append (text, g_ptr_array_index (names, i));
-    }
-  return g_string_free (g_steal_pointer (&text), FALSE);
-}
-
 static void
 send_message_notification (CompanionNotifier *self,
-                           Pending           *pending)
+                           JsonObject        *message)
 {
   g_autoptr(GNotification) notification = NULL;
   g_autofree char *id = NULL;
   g_autofree char *title = NULL;
   g_autofree char *body = NULL;
-  const char *chat_id = json_object_get_string_member (pending->record, "chat");
-  const char *chat_title = json_object_get_string_member_with_default (pending->chat, "title", "");
-  const char *kind = json_object_get_string_member_with_default (pending->chat, "kind", "direct");
-  const char *text = json_object_get_string_member_with_default (pending->record, "text", "");
-  const char *sender = pending->found->len > 0 ? g_ptr_array_index (pending->found, 0) : NULL;
+  const char *chat_id = json_object_get_string_member (message, "chat");
+  JsonObject *chat = companion_name_cache_get_chat (self->names, chat_id);
+  const char *chat_title = companion_name_cache_get_chat_title (self->names, chat_id);
+  const char *sender = companion_name_cache_get_contact_name (self->names,
+                                                              json_object_get_string_member (message, "from"));
+  const char *text = json_object_get_string_member_with_default (message, "text", "");
 
-  if (g_str_equal (kind, "group") && sender != NULL && *chat_title != '\0')
+  if (g_str_equal (json_object_get_string_member (chat, "kind"), "group") && *chat_title != '\0')
     /* Translators: a notification's title: a person's name, then a group chat's title */
     title = g_strdup_printf (_("%s in %s"), sender, chat_title);
-  else if (*chat_title != '\0')
-    title = g_strdup (chat_title);
-  else if (sender != NULL)
-    title = g_strdup (sender);
   else
-    title = g_strdup (_("New Message"));
+    title = g_strdup (*chat_title != '\0' ? chat_title : sender);
 
   if (*text != '\0')
     body = shorten (text);
@@ -141,109 +103,80 @@ send_message_notification (CompanionNotifier *self,
 
 static void
 send_call_notification (CompanionNotifier *self,
-                        Pending           *pending)
+                        JsonObject        *call)
 {
   g_autoptr(GNotification) notification = NULL;
+  g_autoptr(GString) names = g_string_new (NULL);
   g_autofree char *id = NULL;
-  g_autofree char *body = NULL;
-  const char *kind = json_object_get_string_member_with_default (pending->record, "kind", "voice");
+  const char *kind = json_object_get_string_member (call, "kind");
+  JsonArray *participants = json_object_get_array_member (call, "participants");
 
-  notification = g_notification_new (g_str_equal (kind, "video") ? _("Missed Video Call")
-                                                                 : _("Missed Call"));
-  body = join_names (pending->found);
-  g_notification_set_body (notification, body);
+  for (guint i = 0; i < json_array_get_length (participants); i++)
+    g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
+                            companion_name_cache_get_contact_name (self->names,
+                                                                   json_array_get_string_element (participants, i)));
+  notification = g_notification_new (g_str_equal (kind, "video") ? _("Missed Video Call") : _("Missed Call"));
+  g_notification_set_body (notification, names->str);
   g_notification_set_category (notification, "call.unanswered");
   g_notification_set_default_action (notification, "app.show-calls");
-  id = g_strconcat ("call-", json_object_get_string_member (pending->record, "id"), NULL);
-  g_debug ("Notifying missed call %s", json_object_get_string_member (pending->record, "id"));
+  id = g_strconcat ("call-", json_object_get_string_member (call, "id"), NULL);
+  g_debug ("Notifying missed call %s", json_object_get_string_member (call, "id"));
   g_application_send_notification (self->application, id, notification);
 }
 
-static void finish_pending (Pending *pending);
+/* Messages and calls to announce once their names are read. */
+typedef struct
+{
+  CompanionNotifier *self;
+  GPtrArray         *news;  /* JsonObject * */
+} Announcement;
 
 static void
-on_contact_looked_up (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
+announcement_free (Announcement *announcement)
 {
-  Pending *pending = user_data;
-  g_autoptr(JsonObject) contact = NULL;
-  g_autoptr(GError) error = NULL;
-
-  contact = companion_mirror_reader_lookup_finish (COMPANION_MIRROR_READER (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      pending_free (pending);
-      return;
-    }
-  if (error != NULL)
-    g_debug ("Cannot look up a contact: %s", error->message);
-  /* A contact the mirror does not have is shown by its id rather than lost. */
-  g_ptr_array_add (pending->found,
-                   g_strdup (contact != NULL ? json_object_get_string_member (contact, "name")
-                                             : pending->names[pending->next]));
-  pending->next++;
-  finish_pending (pending);
+  g_object_unref (announcement->self);
+  g_ptr_array_unref (announcement->news);
+  g_free (announcement);
 }
 
-/* Looks up the next contact's name, or sends once all are known. */
-static void
-finish_pending (Pending *pending)
-{
-  CompanionNotifier *self = pending->self;
-
-  if (pending->names[pending->next] != NULL)
-    {
-      companion_mirror_reader_lookup_async (self->reader, COMPANION_ENTITY_CONTACT,
-                                            pending->names[pending->next], self->cancellable,
-                                            on_contact_looked_up, pending);
-      return;
-    }
-
-  /* Checked last: the user may have come back while names were read. */
-  if (self->application != NULL && notifications_enabled (self) && !application_is_focused (self))
-    {
-      if (pending->chat != NULL)
-        send_message_notification (self, pending);
-      else
-        send_call_notification (self, pending);
-    }
-  pending_free (pending);
-}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Announcement, announcement_free)
 
 static void
-on_chat_looked_up (GObject      *source,
+on_names_resolved (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
-  Pending *pending = user_data;
+  g_autoptr(Announcement) announcement = user_data;
   g_autoptr(GError) error = NULL;
-  const char *from;
+  CompanionNotifier *self = announcement->self;
+  GPtrArray *news = announcement->news;
 
-  pending->chat = companion_mirror_reader_lookup_finish (COMPANION_MIRROR_READER (source), result, &error);
-  if (pending->chat == NULL || json_object_get_boolean_member_with_default (pending->chat, "muted", FALSE))
+  if (!companion_name_cache_resolve_finish (COMPANION_NAME_CACHE (source), result, &error))
     {
-      /* Deleted since, unreadable, or muted: nothing to say. */
-      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("Cannot look up a chat: %s", error->message);
-      pending_free (pending);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("Cannot read the names for a notification: %s", error->message);
       return;
     }
-  from = json_object_get_string_member (pending->record, "from");
-  pending->names = g_strdupv ((char *[]) { (char *) from, NULL });
-  finish_pending (pending);
-}
+  /* Checked last: the user may have come back while names were read. */
+  if (self->application == NULL || !notifications_enabled (self) || application_is_focused (self))
+    return;
 
-static Pending *
-pending_new (CompanionNotifier *self,
-             JsonObject        *record)
-{
-  Pending *pending = g_new0 (Pending, 1);
+  for (guint i = 0; i < news->len; i++)
+    {
+      JsonObject *record = g_ptr_array_index (news, i);
 
-  pending->self = g_object_ref (self);
-  pending->record = json_object_ref (record);
-  pending->found = g_ptr_array_new_with_free_func (g_free);
-  return pending;
+      if (json_object_has_member (record, "chat"))
+        {
+          JsonObject *chat = companion_name_cache_get_chat (self->names,
+                                                            json_object_get_string_member (record, "chat"));
+
+          /* A chat deleted since, or muted, says nothing. */
+          if (chat != NULL && !json_object_get_boolean_member_with_default (chat, "muted", FALSE))
+            send_message_notification (self, record);
+        }
+      else
+        send_call_notification (self, record);
+    }
 }
 
 /* Whether RECORD (a message or call with "id" and "time") is news, and
@@ -263,68 +196,74 @@ is_news (CompanionNotifier *self,
   return news;
 }
 
+static gboolean
+is_incoming_message (JsonObject *record)
+{
+  return json_object_get_string_member_with_default (record, "from", NULL) != NULL &&
+         !json_object_get_boolean_member_with_default (record, "deleted", FALSE) &&
+         !json_object_has_member (record, "edited_at");
+}
+
 static void
 on_changes_applied (CompanionNotifier *self,
                     GPtrArray         *changes)
 {
-  g_autoptr(GHashTable) newest_by_chat = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                                (GDestroyNotify) json_object_unref);
+  g_autoptr(GHashTable) newest_by_chat = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) news = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_autoptr(GStrvBuilder) chat_ids = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) contact_ids = g_strv_builder_new ();
+  g_auto(GStrv) chats = NULL;
+  g_auto(GStrv) contacts = NULL;
+  Announcement *announcement;
   gint64 newest = self->watermark;
   GHashTableIter iter;
   gpointer value;
 
+  companion_name_cache_forget_changed (self->names, changes);
   for (guint i = 0; i < changes->len; i++)
     {
       CompanionChange *change = g_ptr_array_index (changes, i);
       JsonObject *record = change->record;
 
-      if (change->is_delete)
+      if (change->is_delete || (change->entity != COMPANION_ENTITY_MESSAGE &&
+                                change->entity != COMPANION_ENTITY_CALL))
         continue;
-      if (change->entity == COMPANION_ENTITY_MESSAGE)
+      newest = MAX (newest, json_object_get_int_member (record, "time"));
+      if (!is_news (self, record))
+        continue;
+      if (change->entity == COMPANION_ENTITY_MESSAGE && is_incoming_message (record))
+        /* The batch is in order: the last message of a chat wins. */
+        g_hash_table_replace (newest_by_chat, (gpointer) json_object_get_string_member (record, "chat"), record);
+      else if (change->entity == COMPANION_ENTITY_CALL &&
+               json_object_get_boolean_member_with_default (record, "missed", FALSE))
         {
-          gboolean incoming = json_object_get_string_member_with_default (record, "from", NULL) != NULL;
+          JsonArray *participants = json_object_get_array_member (record, "participants");
 
-          newest = MAX (newest, json_object_get_int_member (record, "time"));
-          if (!is_news (self, record) || !incoming ||
-              json_object_get_boolean_member_with_default (record, "deleted", FALSE) ||
-              json_object_has_member (record, "edited_at"))
-            continue;
-          /* The batch is in order: the last message of a chat wins. */
-          g_hash_table_replace (newest_by_chat, (gpointer) json_object_get_string_member (record, "chat"),
-                                json_object_ref (record));
-        }
-      else if (change->entity == COMPANION_ENTITY_CALL)
-        {
-          newest = MAX (newest, json_object_get_int_member (record, "time"));
-          if (is_news (self, record) &&
-              json_object_get_boolean_member_with_default (record, "missed", FALSE) &&
-              notifications_enabled (self))
-            {
-              Pending *pending = pending_new (self, record);
-              JsonArray *participants = json_object_get_array_member (record, "participants");
-              guint n = json_array_get_length (participants);
-
-              pending->names = g_new0 (char *, n + 1);
-              for (guint p = 0; p < n; p++)
-                pending->names[p] = g_strdup (json_array_get_string_element (participants, p));
-              finish_pending (pending);
-            }
+          for (guint p = 0; p < json_array_get_length (participants); p++)
+            g_strv_builder_add (contact_ids, json_array_get_string_element (participants, p));
+          g_ptr_array_add (news, json_object_ref (record));
         }
     }
   self->watermark = newest;
 
-  if (!notifications_enabled (self))
-    return;
   g_hash_table_iter_init (&iter, newest_by_chat);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      JsonObject *message = value;
-
-      companion_mirror_reader_lookup_async (self->reader, COMPANION_ENTITY_CHAT,
-                                            json_object_get_string_member (message, "chat"),
-                                            self->cancellable, on_chat_looked_up,
-                                            pending_new (self, message));
+      g_strv_builder_add (chat_ids, json_object_get_string_member (value, "chat"));
+      g_strv_builder_add (contact_ids, json_object_get_string_member (value, "from"));
+      g_ptr_array_add (news, json_object_ref (value));
     }
+  if (news->len == 0 || !notifications_enabled (self))
+    return;
+
+  announcement = g_new0 (Announcement, 1);
+  announcement->self = g_object_ref (self);
+  announcement->news = g_steal_pointer (&news);
+  chats = g_strv_builder_end (chat_ids);
+  contacts = g_strv_builder_end (contact_ids);
+  companion_name_cache_resolve_async (self->names, (const char * const *) chats,
+                                      (const char * const *) contacts, self->cancellable,
+                                      on_names_resolved, announcement);
 }
 
 static void
@@ -335,7 +274,7 @@ companion_notifier_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_weak_pointer (&self->application);
   g_clear_object (&self->sync);
-  g_clear_object (&self->reader);
+  g_clear_object (&self->names);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (companion_notifier_parent_class)->dispose (object);
@@ -385,7 +324,7 @@ companion_notifier_new (GApplication          *application,
   self = g_object_new (COMPANION_TYPE_NOTIFIER, NULL);
   g_set_weak_pointer (&self->application, application);
   self->sync = g_object_ref (sync);
-  self->reader = g_object_ref (reader);
+  self->names = companion_name_cache_new (reader);
   self->settings = settings != NULL ? g_object_ref (settings) : NULL;
   g_signal_connect_object (sync, "changes-applied", G_CALLBACK (on_changes_applied), self, G_CONNECT_SWAPPED);
   return self;
