@@ -5,10 +5,12 @@
 
 #include <glib/gi18n.h>
 
+#include "companion-about.h"
 #include "companion-application.h"
 #include "companion-desktop-server.h"
 #include "companion-failure-window.h"
 #include "companion-network.h"
+#include "companion-preferences-window.h"
 #include "companion-secret-key-store.h"
 #include "companion-settings.h"
 #include "companion-state-dir.h"
@@ -176,41 +178,56 @@ on_about (GSimpleAction *action,
           GVariant      *parameter,
           gpointer       user_data)
 {
-  GtkApplication *application = GTK_APPLICATION (user_data);
-  const char *developers[] = { "Companion developers", NULL };
-  GtkWidget *about;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
 
-  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
-                        "transient-for", gtk_application_get_active_window (application),
-                        "application-icon", APP_ID,
-                        "application-name", _("Companion"),
-                        "developer-name", _("Companion developers"),
-                        "version", PACKAGE_VERSION,
-                        "website", "https://github.com/companiondesk/companion",
-                        "issue-url", "https://github.com/companiondesk/companion/issues",
-                        "license-type", GTK_LICENSE_GPL_3_0,
-                        "developers", developers,
-                        /* Translators: replace with your names, one per line */
-                        "translator-credits", _("translator-credits"),
-                        NULL);
-  gtk_window_present (GTK_WINDOW (about));
+  gtk_window_present (companion_about_window_new (parent));
+}
+
+static void
+on_preferences (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  CompanionApplication *self = COMPANION_APPLICATION (user_data);
+  g_autoptr(GSettings) settings = companion_settings_new_if_installed ();
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  CompanionPreferencesWindow *preferences;
+
+  /* Without the schema or the engine there is nothing to edit. */
+  if (settings == NULL || self->server == NULL)
+    return;
+  preferences = companion_preferences_window_new (parent, settings, self->server, self->state_dir);
+  gtk_window_present (GTK_WINDOW (preferences));
 }
 
 static const GActionEntry app_actions[] = {
   { .name = "quit", .activate = on_quit },
   { .name = "about", .activate = on_about },
+  { .name = "preferences", .activate = on_preferences },
+};
+
+/* Accelerators, action first; the shortcuts window (gtk/help-overlay.ui)
+ * lists the same. */
+static const struct {
+  const char *action;
+  const char *accels[2];
+} app_accels[] = {
+  { "app.quit", { "<Control>q", NULL } },
+  { "app.preferences", { "<Control>comma", NULL } },
+  { "window.close", { "<Control>w", NULL } },
+  { "win.search", { "<Control>f", NULL } },
 };
 
 static void
 companion_application_startup (GApplication *application)
 {
-  static const char *quit_accels[] = { "<Control>q", NULL };
-
   G_APPLICATION_CLASS (companion_application_parent_class)->startup (application);
 
   g_action_map_add_action_entries (G_ACTION_MAP (application), app_actions,
                                    G_N_ELEMENTS (app_actions), application);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "app.quit", quit_accels);
+  for (guint i = 0; i < G_N_ELEMENTS (app_accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (application), app_accels[i].action,
+                                           app_accels[i].accels);
 }
 
 static void

@@ -295,20 +295,16 @@ load_page (CompanionCallsView *self)
                                             on_calls_listed, page);
 }
 
-static void
-on_edge_reached (CompanionCallsView *self,
-                 GtkPositionType     position)
-{
-  if (position == GTK_POS_BOTTOM)
-    load_page (self);
-}
-
-/* A page that does not fill the view cannot be scrolled to its end. */
+/* The next page is read while a screenful is still left to scroll, and
+ * when a page does not fill the view (it cannot be scrolled at all). */
 static void
 on_adjustment_changed (CompanionCallsView *self,
                        GtkAdjustment      *adjustment)
 {
-  if (gtk_adjustment_get_upper (adjustment) <= gtk_adjustment_get_page_size (adjustment) && self->loaded > 0)
+  double left = gtk_adjustment_get_upper (adjustment) -
+                (gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment));
+
+  if (self->loaded > 0 && left < gtk_adjustment_get_page_size (adjustment))
     load_page (self);
 }
 
@@ -359,9 +355,9 @@ companion_calls_view_init (CompanionCallsView *self)
   self->scroller = GTK_SCROLLED_WINDOW (gtk_scrolled_window_new ());
   gtk_scrolled_window_set_policy (self->scroller, GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_child (self->scroller, clamp);
-  g_signal_connect_object (self->scroller, "edge-reached", G_CALLBACK (on_edge_reached), self,
-                           G_CONNECT_SWAPPED);
   g_signal_connect_object (gtk_scrolled_window_get_vadjustment (self->scroller), "changed",
+                           G_CALLBACK (on_adjustment_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (gtk_scrolled_window_get_vadjustment (self->scroller), "value-changed",
                            G_CALLBACK (on_adjustment_changed), self, G_CONNECT_SWAPPED);
 
   empty = adw_status_page_new ();

@@ -131,11 +131,19 @@ on_unlink_clicked (CompanionPreferencesWindow *self)
 }
 
 static void
+close_window (gpointer user_data)
+{
+  gtk_window_close (user_data);
+  g_object_unref (user_data);
+}
+
+static void
 on_unlinked (CompanionPreferencesWindow *self,
              gboolean                    by_phone)
 {
-  /* Nothing is left to show: the main window goes back to pairing. */
-  gtk_window_close (GTK_WINDOW (self));
+  /* Nothing is left to show: the main window goes back to pairing. Closed
+   * once the unlink dialog, transient for this window, is gone. */
+  g_idle_add_once (close_window, g_object_ref (self));
 }
 
 static void
