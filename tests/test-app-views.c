@@ -8,6 +8,7 @@
 #include "companion-calls-view.h"
 #include "companion-core.h"
 #include "companion-desktop-sync.h"
+#include "companion-engine.h"
 #include "companion-file-key-store.h"
 #include "companion-notifier.h"
 #include "companion-pairing-offer.h"
@@ -597,6 +598,21 @@ linked_free (Linked *linked)
   g_free (linked);
 }
 
+/* Has the phone apply EVENT and waits until the mirror holds its change. */
+static void
+phone_event (Linked               *linked,
+             CompanionMirrorStore *store,
+             const char           *event)
+{
+  g_autoptr(JsonObject) applied = NULL;
+  guint64 seq;
+
+  test_process_send (linked->phone, event);
+  applied = test_process_wait_event (linked->phone, "event");
+  seq = (guint64) json_object_get_int_member (applied, "seq");
+  WAIT_FOR (companion_mirror_store_get_cursor (store) >= seq);
+}
+
 /* ---- preferences ------------------------------------------------------------------ */
 
 static GtkWidget *
@@ -736,13 +752,17 @@ test_preferences_unlink (void)
 {
   Linked *linked = linked_new (NULL);
   g_autoptr(GSettings) settings = g_settings_new ("io.github.companiondesk.Companion");
+  g_autoptr(CompanionEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
   CompanionWindow *window;
   CompanionPreferencesWindow *preferences;
   GtkWidget *unlink;
   GtkStack *stack;
   gboolean closed = FALSE;
 
-  window = companion_window_new (NULL, linked->server, NULL);
+  engine = companion_engine_new (linked->server, linked_state_dir (linked), &error);
+  g_assert_no_error (error);
+  window = companion_window_new (NULL, engine, NULL);
   gtk_window_present (GTK_WINDOW (window));
   stack = find_stack_with_page (GTK_WIDGET (window), "pairing");
   WAIT_FOR (g_strcmp0 (gtk_stack_get_visible_child_name (stack), "pairing") != 0);
@@ -775,6 +795,61 @@ test_preferences_unlink (void)
   WAIT_FOR (g_strcmp0 (gtk_stack_get_visible_child_name (stack), "pairing") == 0);
 
   gtk_window_destroy (GTK_WINDOW (window));
+  g_clear_object (&engine);
+  linked_free (linked);
+}
+
+static void
+test_window_search_opens_chat (void)
+{
+  Linked *linked = linked_new ("fixture-small");
+  g_autoptr(CompanionEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  SearchSeen seen = { g_ptr_array_new_with_free_func (g_free), NULL, NULL };
+  CompanionConversationView *conversation;
+  CompanionSearchView *search;
+  CompanionCallsView *calls;
+  CompanionWindow *window;
+  GtkListBox *results;
+  guint calls_loaded = 0;
+
+  engine = companion_engine_new (linked->server, linked_state_dir (linked), &error);
+  g_assert_no_error (error);
+  window = companion_window_new (NULL, engine, NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  json_object_unref (test_process_wait_event (linked->phone, "connected"));
+  WAIT_FOR (companion_desktop_sync_is_up_to_date (companion_engine_get_sync (engine)));
+  assert_controls_named (GTK_WIDGET (window));
+
+  /* The call log beside the chats follows live calls. */
+  calls = find_widget (GTK_WIDGET (window), COMPANION_TYPE_CALLS_VIEW);
+  g_signal_connect_swapped (calls, "loaded", G_CALLBACK (on_signal_count), &calls_loaded);
+  companion_window_show_sidebar_view (window, "calls");
+  phone_event (linked, companion_engine_get_mirror (engine),
+               "{\"type\":\"call\",\"from\":\"c-olga\",\"missed\":true}");
+  WAIT_FOR (calls_loaded > 0 &&
+            gtk_list_box_get_row_at_index (find_widget (GTK_WIDGET (calls), GTK_TYPE_LIST_BOX), 3) != NULL);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (gtk_list_box_get_row_at_index (
+                     find_widget (GTK_WIDGET (calls), GTK_TYPE_LIST_BOX), 0))), ==, "Ольга Смирнова");
+
+  /* Ctrl+F's action shows the search; a result opens its chat. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.search", NULL));
+  search = find_widget (GTK_WIDGET (window), COMPANION_TYPE_SEARCH_VIEW);
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (search)));
+  g_signal_connect (search, "searched", G_CALLBACK (on_searched), &seen);
+  type_query (search, "puesta");
+  WAIT_FOR (seen.queries->len == 1);
+  g_assert_cmpstr (g_ptr_array_index (seen.queries, 0), ==, "puesta=1");
+  results = find_widget (GTK_WIDGET (search), GTK_TYPE_LIST_BOX);
+  gtk_widget_activate (GTK_WIDGET (row_at (results, 0)));
+  conversation = companion_window_get_conversation (window);
+  /* The chat opens at once, or as soon as the chat list has read it. */
+  WAIT_FOR (companion_conversation_view_get_chat (conversation) != NULL);
+  g_assert_cmpstr (companion_chat_item_get_id (companion_conversation_view_get_chat (conversation)), ==, "ch-ana");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_clear_object (&engine);
+  g_ptr_array_unref (seen.queries);
   linked_free (linked);
 }
 
@@ -840,21 +915,6 @@ on_name_acquired (GDBusConnection *connection,
                   gpointer         user_data)
 {
   ((Notifications *) user_data)->owned = TRUE;
-}
-
-/* Has the phone apply EVENT and waits until the mirror holds its change. */
-static void
-phone_event (Linked               *linked,
-             CompanionMirrorStore *store,
-             const char           *event)
-{
-  g_autoptr(JsonObject) applied = NULL;
-  guint64 seq;
-
-  test_process_send (linked->phone, event);
-  applied = test_process_wait_event (linked->phone, "event");
-  seq = (guint64) json_object_get_int_member (applied, "seq");
-  WAIT_FOR (companion_mirror_store_get_cursor (store) >= seq);
 }
 
 static void
@@ -981,6 +1041,7 @@ main (int   argc,
   g_test_add_func ("/search-view/stale-query", test_search_stale_query);
   g_test_add_func ("/preferences/settings", test_preferences_settings);
   g_test_add_func ("/preferences/unlink", test_preferences_unlink);
+  g_test_add_func ("/window/search-opens-chat", test_window_search_opens_chat);
   g_test_add_func ("/notifier/incoming", test_notifier_incoming);
 
   status = g_test_run ();

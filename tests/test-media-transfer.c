@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "companion-core.h"
 #include "companion-desktop-server.h"
@@ -160,6 +161,15 @@ typedef struct
   gboolean                sample_rss;
   gsize                   max_rss;
   gint64                  all_received_at;
+
+  /* Files from the desktop. */
+  GPtrArray              *done;          /* char *client id: command-done */
+  GPtrArray              *refused;       /* char *client id: command-failed */
+  GPtrArray              *refusals;      /* GError *, parallel to refused */
+  guint64                 upload_sent;   /* last "upload-progress" */
+  gint64                  upload_offset; /* the phone's last upload-request */
+  guint64                 upload_bytes;  /* chunk data the phone got */
+  guint64                 upload_stop_at; /* cut the phone off at this upload progress */
 } Pair;
 
 static void
@@ -230,6 +240,46 @@ on_p_media_request (CompanionPhoneClient *client, const char *type, JsonObject *
 }
 
 static void
+on_p_chunk (CompanionPhoneClient *client, GBytes *header, GBytes *data, Pair *p)
+{
+  p->upload_bytes += g_bytes_get_size (data);
+}
+
+static void
+on_d_upload_request (CompanionDesktopServer *server, const char *type, JsonObject *record, Pair *p)
+{
+  p->upload_offset = json_object_get_int_member (record, "offset");
+}
+
+static void
+on_command_done (CompanionDesktopSync *sync, const char *client_id, Pair *p)
+{
+  g_ptr_array_add (p->done, g_strdup (client_id));
+}
+
+static void
+on_command_failed (CompanionDesktopSync *sync, const char *client_id, GError *error, Pair *p)
+{
+  g_test_message ("command %s failed: %s", client_id, error->message);
+  g_ptr_array_add (p->refused, g_strdup (client_id));
+  g_ptr_array_add (p->refusals, g_error_copy (error));
+}
+
+static void
+on_upload_progress (CompanionDesktopSync *sync, const char *client_id, guint64 sent, guint64 size, Pair *p)
+{
+  g_assert_cmpuint (sent, <=, size);
+  p->upload_sent = sent;
+  if (p->sample_rss)
+    p->max_rss = MAX (p->max_rss, vm_rss_kib ());
+  if (p->upload_stop_at > 0 && sent >= p->upload_stop_at && !p->stopped)
+    {
+      p->stopped = TRUE;
+      companion_phone_client_stop (p->client);
+    }
+}
+
+static void
 phone_open (Pair *p)
 {
   g_autoptr(GError) error = NULL;
@@ -241,6 +291,7 @@ phone_open (Pair *p)
   p->psync = companion_phone_sync_new (p->client, p->pstore);
   p->sender = companion_media_sender_new (p->client, p->pstore);
   g_signal_connect (p->client, "session-record::media-request", G_CALLBACK (on_p_media_request), p);
+  g_signal_connect (p->client, "session-chunk", G_CALLBACK (on_p_chunk), p);
 }
 
 static void
@@ -253,6 +304,41 @@ phone_close (Pair *p)
   g_clear_object (&p->sender);
   g_clear_object (&p->psync);
   g_clear_object (&p->client);
+}
+
+/* The desktop's engine on its mirror (the server, with the pairing, stays). */
+static void
+desktop_open (Pair    *p,
+              guint64  auto_limit)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (p->mirror == NULL)
+    {
+      p->mirror = companion_mirror_store_open (p->ddir, &error);
+      g_assert_no_error (error);
+    }
+  p->dsync = companion_desktop_sync_new (p->server, p->mirror);
+  p->media = companion_media_transfer_new (p->server, p->mirror, p->dsync);
+  companion_media_transfer_set_auto_download_limit (p->media, auto_limit);
+  g_signal_connect (p->dsync, "synced", G_CALLBACK (on_synced), p);
+  g_signal_connect (p->dsync, "command-done", G_CALLBACK (on_command_done), p);
+  g_signal_connect (p->dsync, "command-failed", G_CALLBACK (on_command_failed), p);
+  g_signal_connect (p->dsync, "upload-progress", G_CALLBACK (on_upload_progress), p);
+  g_signal_connect (p->media, "progress", G_CALLBACK (on_progress), p);
+  g_signal_connect (p->media, "complete", G_CALLBACK (on_complete), p);
+  g_signal_connect (p->media, "failed", G_CALLBACK (on_failed), p);
+}
+
+/* The desktop's engine stops: only what is on disk is left. */
+static void
+desktop_close (Pair *p)
+{
+  g_signal_handlers_disconnect_by_data (p->dsync, p);
+  g_signal_handlers_disconnect_by_data (p->media, p);
+  g_clear_object (&p->media);
+  g_clear_object (&p->dsync);
+  g_clear_object (&p->mirror);
 }
 
 /* A desktop listening on loopback and a phone with its store (not paired yet). */
@@ -268,25 +354,22 @@ pair_new (guint64 auto_limit)
   p->failed = g_ptr_array_new_with_free_func (g_free);
   p->errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
   p->media_errors = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  p->done = g_ptr_array_new_with_free_func (g_free);
+  p->refused = g_ptr_array_new_with_free_func (g_free);
+  p->refusals = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
   p->request_offset = -1;
+  p->upload_offset = -1;
 
   p->ddir = make_dir ();
   p->key_store = COMPANION_KEY_STORE (companion_file_key_store_new (p->ddir));
   p->server = companion_desktop_server_new (p->ddir, p->key_store, &error);
   g_assert_no_error (error);
-  p->mirror = companion_mirror_store_open (p->ddir, &error);
-  g_assert_no_error (error);
-  p->dsync = companion_desktop_sync_new (p->server, p->mirror);
-  p->media = companion_media_transfer_new (p->server, p->mirror, p->dsync);
-  companion_media_transfer_set_auto_download_limit (p->media, auto_limit);
+  desktop_open (p, auto_limit);
   g_signal_connect (p->server, "connected", G_CALLBACK (on_d_connected), p);
   g_signal_connect (p->server, "disconnected", G_CALLBACK (on_d_disconnected), p);
   g_signal_connect (p->server, "session-chunk", G_CALLBACK (on_d_chunk), p);
   g_signal_connect (p->server, "session-record::media-error", G_CALLBACK (on_d_media_error), p);
-  g_signal_connect (p->dsync, "synced", G_CALLBACK (on_synced), p);
-  g_signal_connect (p->media, "progress", G_CALLBACK (on_progress), p);
-  g_signal_connect (p->media, "complete", G_CALLBACK (on_complete), p);
-  g_signal_connect (p->media, "failed", G_CALLBACK (on_failed), p);
+  g_signal_connect (p->server, "session-record::upload-request", G_CALLBACK (on_d_upload_request), p);
   g_assert_true (companion_desktop_server_listen (p->server, G_INET_SOCKET_ADDRESS (address), &error));
   g_assert_no_error (error);
 
@@ -358,6 +441,9 @@ pair_free (Pair *p)
   g_ptr_array_unref (p->failed);
   g_ptr_array_unref (p->errors);
   g_ptr_array_unref (p->media_errors);
+  g_ptr_array_unref (p->done);
+  g_ptr_array_unref (p->refused);
+  g_ptr_array_unref (p->refusals);
   g_free (p);
 }
 
@@ -683,6 +769,429 @@ test_memory (void)
 #endif
 }
 
+/* ---- files from the desktop ---------------------------------------------------------- */
+
+static gboolean
+sanitized (void)
+{
+  return g_getenv ("COMPANION_TEST_SANITIZED") != NULL;
+}
+
+/* A contact and a direct chat "ch-up" with one message on the phone,
+ * before pairing. */
+static void
+phone_add_chat (Pair *p)
+{
+  g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_change_free);
+  g_autoptr(JsonObject) contact = test_util_json_object ("{\"id\":\"ct-up\",\"name\":\"Ada\"}");
+  g_autoptr(JsonObject) chat = test_util_json_object (
+    "{\"id\":\"ch-up\",\"kind\":\"direct\",\"title\":\"Ada\",\"participants\":[\"ct-up\"],"
+    "\"unread\":0,\"pinned\":false,\"muted\":false,\"archived\":false}");
+  g_autoptr(JsonObject) message = test_util_json_object (
+    "{\"id\":\"m-up\",\"chat\":\"ch-up\",\"from\":\"ct-up\",\"time\":1700000000000,"
+    "\"text\":\"Send me the file?\",\"deleted\":false}");
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (changes, companion_change_new_upsert (0, COMPANION_ENTITY_CONTACT, contact));
+  g_ptr_array_add (changes, companion_change_new_upsert (0, COMPANION_ENTITY_CHAT, chat));
+  g_ptr_array_add (changes, companion_change_new_upsert (0, COMPANION_ENTITY_MESSAGE, message));
+  g_assert_cmpuint (companion_phone_store_apply (p->pstore, changes, &error), >, 0);
+  g_assert_no_error (error);
+}
+
+static void
+on_sent (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+/* companion_desktop_sync_send_file_async, waited for: the client id, or
+ * NULL with ERROR. */
+static char *
+send_file (Pair        *p,
+           const char  *chat,
+           const char  *path,
+           const char  *caption,
+           GError     **error)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  companion_desktop_sync_send_file_async (p->dsync, chat, file, caption, NULL, on_sent, &result);
+  WAIT_FOR (result != NULL);
+  return companion_desktop_sync_send_file_finish (p->dsync, result, error);
+}
+
+/* The phone and the mirror print the same export. */
+static void
+assert_exports_equal (Pair *p)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CompanionExport) phone = companion_phone_store_export (p->pstore, &error);
+  g_autoptr(CompanionExport) mirror = NULL;
+  g_autofree char *phone_text = NULL;
+  g_autofree char *mirror_text = NULL;
+
+  g_assert_no_error (error);
+  mirror = companion_mirror_store_export (p->mirror, &error);
+  g_assert_no_error (error);
+  phone_text = companion_export_to_string (phone, NULL);
+  mirror_text = companion_export_to_string (mirror, NULL);
+  g_assert_cmpstr (phone_text, ==, mirror_text);
+}
+
+static char *
+upload_partial_path (Pair       *p,
+                     const char *hash)
+{
+  g_autofree char *name = g_strconcat (".upload-", hash, NULL);
+
+  return g_build_filename (p->pdir, COMPANION_PHONE_STORE_MEDIA_DIR, name, NULL);
+}
+
+/* The message CLIENT_ID and its media HASH reached the phone, came back as
+ * changes, and the mirror has the file without downloading it. */
+static void
+assert_delivered (Pair       *p,
+                  const char *client_id,
+                  const char *source,
+                  const char *caption)
+{
+  g_autoptr(JsonObject) message = NULL;
+  g_autofree char *phone_file = NULL;
+  g_autofree char *partial = NULL;
+  const char *hash;
+
+  WAIT_FOR ((message = companion_mirror_store_lookup (p->mirror, COMPANION_ENTITY_MESSAGE, client_id, NULL)) != NULL &&
+            companion_desktop_sync_is_up_to_date (p->dsync));
+  hash = json_object_get_string_member (message, "media");
+  g_assert_nonnull (hash);
+  g_assert_cmpstr (json_object_get_string_member (message, "chat"), ==, "ch-up");
+  g_assert_cmpstr (json_object_get_string_member (message, "text"), ==, caption != NULL ? caption : "");
+  g_assert_false (json_object_has_member (message, "from"));
+
+  phone_file = companion_phone_store_get_media_path (p->pstore, hash);
+  g_assert_true (files_equal (source, phone_file));
+  partial = upload_partial_path (p, hash);
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  WAIT_FOR (media_state (p, hash, NULL) == COMPANION_MEDIA_STATE_COMPLETE);
+  assert_identical (p, hash);
+  assert_exports_equal (p);
+}
+
+static void
+test_upload_sizes (void)
+{
+  const guint64 big = (sanitized () ? 8 : 32) * MiB;
+  const guint64 sizes[] = { 1, COMPANION_MEDIA_CHUNK_SIZE + 1, big };
+  Pair *p = pair_new (64 * MiB);
+  g_autoptr(GError) error = NULL;
+  guint64 total = 0;
+  gsize before;
+
+  phone_add_chat (p);
+  pair_connect (p);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree char *source = g_strdup_printf ("%s/send-%u.bin", base_dir, i);
+      g_autofree char *caption = i == 1 ? NULL : g_strdup_printf ("file %u 📎", i);
+      g_autofree char *client_id = NULL;
+
+      write_file (source, sizes[i], 300 + i);
+      test_loop_spin (50);
+      before = vm_rss_kib ();
+      p->max_rss = before;
+      p->sample_rss = TRUE;
+      client_id = send_file (p, "ch-up", source, caption, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (client_id);
+      WAIT_FOR (p->done->len == i + 1 || p->refused->len > 0);
+      p->sample_rss = FALSE;
+      g_assert_cmpuint (p->refused->len, ==, 0);
+      g_assert_cmpstr (g_ptr_array_index (p->done, i), ==, client_id);
+      total += sizes[i];
+      /* Each byte once, and the phone said it had all of it. */
+      g_assert_cmpuint (p->upload_bytes, ==, total);
+      g_assert_cmpuint (p->upload_sent, ==, sizes[i]);
+      assert_delivered (p, client_id, source, caption);
+      g_test_message ("%" G_GUINT64_FORMAT " bytes: RSS %zu KiB before, %zu KiB at most",
+                      sizes[i], before, p->max_rss);
+      /* Flat memory: neither side holds the file. */
+      if (!sanitized ())
+        g_assert_cmpuint (p->max_rss - before, <, 16 * 1024);
+      g_remove (source);
+    }
+  /* The mirror had every file already: nothing came back. */
+  g_assert_cmpuint (p->chunk_bytes, ==, 0);
+  g_assert_cmpuint (p->failed->len, ==, 0);
+  pair_free (p);
+}
+
+static void
+test_upload_resume (void)
+{
+  const guint64 size = (sanitized () ? 8 : 32) * MiB;
+  Pair *p = pair_new (0);
+  g_autofree char *source = g_strdup_printf ("%s/resume.bin", base_dir);
+  g_autofree char *client_id = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *partial = NULL;
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+  guint64 kept;
+
+  phone_add_chat (p);
+  pair_connect (p);
+  write_file (source, size, 77);
+  p->upload_stop_at = size / 4;
+  client_id = send_file (p, "ch-up", source, NULL, &error);
+  g_assert_no_error (error);
+  WAIT_FOR (p->stopped && !companion_desktop_server_is_connected (p->server));
+  g_assert_cmpint (p->upload_offset, ==, 0);
+  g_assert_cmpuint (p->done->len, ==, 0);
+  g_assert_cmpuint (p->refused->len, ==, 0);
+
+  /* The phone kept what came, in its partial file. */
+  {
+    g_autoptr(JsonObject) command = NULL;
+    g_autoptr(GPtrArray) outbox = companion_mirror_store_outbox_list (p->mirror, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (outbox->len, ==, 1);
+    command = json_object_ref (((CompanionOutboxEntry *) g_ptr_array_index (outbox, 0))->command);
+    hash = g_strdup (json_object_get_string_member (json_object_get_object_member (command, "upload"), "hash"));
+  }
+  partial = upload_partial_path (p, hash);
+  g_assert_cmpint (g_stat (partial, &st), ==, 0);
+  kept = (guint64) st.st_size;
+  g_assert_cmpuint (kept, >=, size / 4);
+  g_assert_cmpuint (kept, <, size);
+  g_test_message ("cut off after %" G_GUINT64_FORMAT " bytes", kept);
+
+  /* Both sides restart: the desktop's engine from its mirror and outbox,
+   * the phone from its store and partial file. */
+  desktop_close (p);
+  desktop_open (p, 0);
+  phone_close (p);
+  p->upload_bytes = 0;
+  p->upload_offset = -1;
+  p->upload_stop_at = 0;
+  phone_open (p);
+  g_assert_true (companion_phone_client_connect (p->client, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (p->done->len == 1 || p->refused->len > 0);
+  g_assert_cmpuint (p->refused->len, ==, 0);
+  g_assert_cmpstr (g_ptr_array_index (p->done, 0), ==, client_id);
+  /* Resumed where the phone's file ended: only the rest came. */
+  g_assert_cmpint (p->upload_offset, ==, (gint64) kept);
+  g_assert_cmpuint (p->upload_bytes, ==, size - kept);
+  assert_delivered (p, client_id, source, NULL);
+  g_remove (source);
+  pair_free (p);
+}
+
+/* Replaces the desktop's copy of HASH with other bytes of the same size. */
+static void
+corrupt_desktop_file (Pair       *p,
+                      const char *hash,
+                      guint64     size)
+{
+  g_autofree char *path = g_build_filename (p->ddir, COMPANION_MIRROR_STORE_MEDIA_DIR, hash, NULL);
+
+  g_assert_cmpint (g_remove (path), ==, 0);
+  write_file (path, size, 4242);
+}
+
+static void
+test_upload_tampered (void)
+{
+  Pair *p = pair_new (0);
+  g_autofree char *source = g_strdup_printf ("%s/tampered.bin", base_dir);
+  g_autofree char *client_id = NULL;
+  g_autofree char *phone_file = NULL;
+  g_autofree char *partial = NULL;
+  g_autofree char *hash = NULL;
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autoptr(GError) error = NULL;
+  GError *refusal;
+  guint64 seq;
+
+  phone_add_chat (p);
+  pair_connect (p);
+  seq = companion_phone_store_get_last_seq (p->pstore);
+
+  /* The bytes sent are not those of the hash the message names. */
+  phone_close (p);
+  WAIT_FOR (!companion_desktop_server_is_connected (p->server));
+  write_file (source, 300000, 55);
+  client_id = send_file (p, "ch-up", source, "tampered", &error);
+  g_assert_no_error (error);
+  outbox = companion_mirror_store_outbox_list (p->mirror, &error);
+  g_assert_no_error (error);
+  hash = g_strdup (json_object_get_string_member (
+    json_object_get_object_member (((CompanionOutboxEntry *) g_ptr_array_index (outbox, 0))->command, "upload"),
+    "hash"));
+  corrupt_desktop_file (p, hash, 300000);
+  phone_open (p);
+  g_assert_true (companion_phone_client_connect (p->client, &error));
+  WAIT_FOR (p->refused->len == 1);
+  g_assert_cmpstr (g_ptr_array_index (p->refused, 0), ==, client_id);
+  refusal = g_ptr_array_index (p->refusals, 0);
+  g_assert_nonnull (strstr (refusal->message, "was not kept"));
+  g_assert_nonnull (strstr (refusal->message, hash));
+  g_assert_cmpuint (p->done->len, ==, 0);
+
+  /* Nothing of it on the phone, and the command left the outbox. */
+  phone_file = companion_phone_store_get_media_path (p->pstore, hash);
+  partial = upload_partial_path (p, hash);
+  g_assert_false (g_file_test (phone_file, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (companion_phone_store_get_last_seq (p->pstore), ==, seq);
+  g_assert_cmpint (companion_phone_store_has_media (p->pstore, hash, NULL), ==, 0);
+  g_clear_pointer (&outbox, g_ptr_array_unref);
+  outbox = companion_mirror_store_outbox_list (p->mirror, &error);
+  g_assert_cmpuint (outbox->len, ==, 0);
+
+  /* The session goes on: the same file, sent again unharmed, arrives. */
+  g_free (client_id);
+  client_id = send_file (p, "ch-up", source, "tampered", &error);
+  g_assert_no_error (error);
+  WAIT_FOR (p->done->len == 1 || p->refused->len > 1);
+  g_assert_cmpuint (p->refused->len, ==, 1);
+  assert_delivered (p, client_id, source, "tampered");
+  g_remove (source);
+  pair_free (p);
+}
+
+static void
+assert_send_fails (Pair       *p,
+                   const char *chat,
+                   const char *path,
+                   const char *caption,
+                   int         code,
+                   const char *words)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *client_id = send_file (p, chat, path, caption, &error);
+
+  g_assert_null (client_id);
+  g_assert_error (error, COMPANION_DESKTOP_SYNC_ERROR, code);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, words));
+}
+
+static void
+test_upload_bad_arguments (void)
+{
+  Pair *p = pair_new (0);
+  g_autofree char *missing = g_strdup_printf ("%s/no-such-file", base_dir);
+  g_autofree char *folder = g_strdup_printf ("%s/a-folder", base_dir);
+  g_autofree char *empty = g_strdup_printf ("%s/empty", base_dir);
+  g_autofree char *huge = g_strdup_printf ("%s/huge", base_dir);
+  g_autofree char *locked = g_strdup_printf ("%s/locked", base_dir);
+  g_autofree char *fine = g_strdup_printf ("%s/fine", base_dir);
+  g_autofree char *long_caption = g_strnfill (49153, 'x');
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autoptr(GError) error = NULL;
+  FILE *f;
+
+  phone_add_chat (p);
+  pair_connect (p);
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (empty, "", 0, NULL));
+  write_file (fine, 1000, 8);
+  f = fopen (huge, "wb");
+  g_assert_nonnull (f);
+  /* Sparse: over the limit without writing it. */
+  g_assert_cmpint (ftruncate (fileno (f), (off_t) COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE + 1), ==, 0);
+  fclose (f);
+
+  assert_send_fails (p, "ch-up", missing, NULL, COMPANION_DESKTOP_SYNC_ERROR_NOT_FOUND, "no-such-file");
+  assert_send_fails (p, "ch-up", folder, NULL, COMPANION_DESKTOP_SYNC_ERROR_NOT_REGULAR, "folder");
+  assert_send_fails (p, "ch-up", "/dev/null", NULL, COMPANION_DESKTOP_SYNC_ERROR_NOT_REGULAR, "not a regular file");
+  assert_send_fails (p, "ch-up", empty, NULL, COMPANION_DESKTOP_SYNC_ERROR_EMPTY, "empty");
+  assert_send_fails (p, "ch-up", huge, NULL, COMPANION_DESKTOP_SYNC_ERROR_TOO_LARGE, "2 GiB");
+  assert_send_fails (p, "ch-nope", fine, NULL, COMPANION_DESKTOP_SYNC_ERROR_UNKNOWN_CHAT, "ch-nope");
+  assert_send_fails (p, "not an id!", fine, NULL, COMPANION_DESKTOP_SYNC_ERROR_UNKNOWN_CHAT, "not an id!");
+  assert_send_fails (p, "ch-up", fine, long_caption, COMPANION_DESKTOP_SYNC_ERROR_INVALID, "caption");
+  assert_send_fails (p, "ch-up", fine, "\xff\xfe", COMPANION_DESKTOP_SYNC_ERROR_INVALID, "caption");
+  /* Root reads anything: the unreadable case needs an ordinary user. */
+  if (geteuid () != 0)
+    {
+      write_file (locked, 1000, 9);
+      g_assert_cmpint (g_chmod (locked, 0), ==, 0);
+      assert_send_fails (p, "ch-up", locked, NULL, COMPANION_DESKTOP_SYNC_ERROR_UNREADABLE, "locked");
+      g_chmod (locked, 0600);
+    }
+
+  /* Nothing was queued or copied. */
+  outbox = companion_mirror_store_outbox_list (p->mirror, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, 0);
+  test_loop_spin (100);
+  g_assert_cmpuint (p->upload_bytes, ==, 0);
+  g_remove (huge);
+  pair_free (p);
+}
+
+static void
+test_upload_outbox_restart (void)
+{
+  Pair *p = pair_new (0);
+  g_autofree char *source = g_strdup_printf ("%s/later.png", base_dir);
+  g_autofree char *client_id = NULL;
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) media = NULL;
+  JsonObject *upload;
+
+  phone_add_chat (p);
+  pair_connect (p);
+  phone_close (p);
+  WAIT_FOR (!companion_desktop_server_is_connected (p->server));
+
+  /* A PNG's bytes: the type is guessed from them. */
+  {
+    static const guint8 png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R' };
+
+    g_assert_true (g_file_set_contents (source, (const char *) png, sizeof png, &error));
+  }
+  client_id = send_file (p, "ch-up", source, "later", &error);
+  g_assert_no_error (error);
+
+  /* The desktop restarts while the phone is away: the outbox keeps it. */
+  desktop_close (p);
+  desktop_open (p, 0);
+  outbox = companion_mirror_store_outbox_list (p->mirror, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, 1);
+  g_assert_cmpstr (((CompanionOutboxEntry *) g_ptr_array_index (outbox, 0))->client_id, ==, client_id);
+  upload = json_object_get_object_member (((CompanionOutboxEntry *) g_ptr_array_index (outbox, 0))->command,
+                                          "upload");
+  g_assert_cmpstr (json_object_get_string_member (upload, "kind"), ==, "image");
+  g_assert_cmpstr (json_object_get_string_member (upload, "mime"), ==, "image/png");
+  g_assert_cmpstr (json_object_get_string_member (upload, "name"), ==, "later.png");
+
+  phone_open (p);
+  g_assert_true (companion_phone_client_connect (p->client, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (p->done->len == 1 || p->refused->len > 0);
+  g_assert_cmpuint (p->refused->len, ==, 0);
+  assert_delivered (p, client_id, source, "later");
+  media = companion_mirror_store_lookup (p->mirror, COMPANION_ENTITY_MEDIA,
+                                         json_object_get_string_member (upload, "hash"), &error);
+  g_assert_nonnull (media);
+  g_assert_cmpstr (json_object_get_string_member (media, "mime"), ==, "image/png");
+  g_remove (source);
+  pair_free (p);
+}
+
+static const char * const system_mime_dirs[] = { "/usr/share/mime", "/usr/local/share/mime", NULL };
+
 int
 main (int   argc,
       char *argv[])
@@ -691,6 +1200,9 @@ main (int   argc,
   int status;
 
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  /* Files from the desktop get their type from the system's MIME database;
+   * the isolated data folders have none. */
+  g_content_type_set_mime_dirs (system_mime_dirs);
   if (!companion_core_init (&error))
     g_error ("%s", error->message);
 
@@ -703,6 +1215,11 @@ main (int   argc,
   g_test_add_func ("/media/unknown", test_unknown);
   g_test_add_func ("/media/auto-limit", test_auto_limit);
   g_test_add_func ("/media/memory", test_memory);
+  g_test_add_func ("/upload/sizes", test_upload_sizes);
+  g_test_add_func ("/upload/resume", test_upload_resume);
+  g_test_add_func ("/upload/tampered", test_upload_tampered);
+  g_test_add_func ("/upload/bad-arguments", test_upload_bad_arguments);
+  g_test_add_func ("/upload/outbox-restart", test_upload_outbox_restart);
 
   status = g_test_run ();
   test_util_remove_tree (base_dir);

@@ -326,6 +326,100 @@ test_first_sync (void)
   result_clear (&phone_export);
 }
 
+/* A file sent from the desktop over stdin reaches the phone, comes back as
+ * ordinary changes, and both exports are the same bytes. */
+static void
+test_send_file (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("companion-send-XXXXXX", NULL);
+  g_autofree char *png = g_build_filename (dir, "qr.png", NULL);
+  g_autofree char *desk = g_build_filename (dir, "desktop", NULL);
+  g_autofree char *phone_state = g_build_filename (dir, "phone", NULL);
+  g_autofree char *source = g_build_filename (dir, "Quarterly report.pdf", NULL);
+  g_autofree char *command = NULL;
+  g_autofree char *missing = NULL;
+  g_autofree guint8 *bytes = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (11);
+  const gsize size = 3 * 1024 * 1024 + 17;
+  TestProcess *cli, *phone;
+  Result desk_export, phone_export;
+  gint64 media;
+  const char *client_id;
+
+  keyring_env ();
+  bytes = g_malloc (size);
+  memcpy (bytes, "%PDF-1.4\n", 9);
+  for (gsize i = 9; i < size; i++)
+    bytes[i] = (guint8) g_rand_int (rand);
+  g_assert_true (g_file_set_contents (source, (const char *) bytes, (gssize) size, NULL));
+
+  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+                            "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
+  event = test_process_wait_event (cli, "qr");
+  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+                              "--generate", "chats=5,messages=200,media=4,calls=10,seed=3", NULL);
+  g_clear_pointer (&event, json_object_unref);
+  event = test_process_wait_event (cli, "synced");
+  media = json_object_get_int_member (event, "media");
+
+  /* A bad command is answered and changes nothing. */
+  missing = g_strdup_printf ("{\"type\":\"send-file\",\"chat\":\"ch-2\",\"path\":\"%s/none.pdf\"}", dir);
+  test_process_send (cli, missing);
+  g_clear_pointer (&event, json_object_unref);
+  event = test_process_wait_event (cli, "command-failed");
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "reason"), "none.pdf"));
+
+  command = g_strdup_printf ("{\"type\":\"send-file\",\"chat\":\"ch-2\",\"path\":\"%s\",\"caption\":\"Q3 🧾\"}",
+                             source);
+  test_process_send (cli, command);
+  g_clear_pointer (&event, json_object_unref);
+  event = test_process_wait_event (cli, "command-queued");
+  client_id = json_object_get_string_member (event, "client_id");
+  g_assert_nonnull (client_id);
+  {
+    g_autoptr(JsonObject) progress = test_process_wait_event (cli, "upload-progress");
+    g_autoptr(JsonObject) done = test_process_wait_event (cli, "command-done");
+
+    g_assert_cmpstr (json_object_get_string_member (progress, "client_id"), ==, client_id);
+    g_assert_cmpint (json_object_get_int_member (progress, "size"), ==, (gint64) size);
+    g_assert_cmpstr (json_object_get_string_member (done, "client_id"), ==, client_id);
+  }
+  /* Its changes come back: one more media, and the desktop is up to date. */
+  do
+    {
+      g_clear_pointer (&event, json_object_unref);
+      event = test_process_wait_event (cli, "synced");
+    }
+  while (json_object_get_int_member (event, "media") < media + 1);
+  g_assert_cmpint (json_object_get_int_member (event, "media"), ==, media + 1);
+
+  test_process_send (phone, "{\"type\": \"quit\"}");
+  test_process_send (cli, "{\"type\": \"quit\"}");
+  g_assert_cmpint (test_process_finish (phone), ==, 0);
+  test_process_drain (cli);
+  /* The desktop had the file already: it was not downloaded back. */
+  {
+    g_auto(GStrv) lines = g_strsplit (test_process_get_output (cli), "\n", -1);
+    g_autofree char *sized = g_strdup_printf ("\"size\":%" G_GSIZE_FORMAT, size);
+
+    for (guint i = 0; lines[i] != NULL; i++)
+      if (strstr (lines[i], "\"event\":\"media-progress\"") != NULL)
+        g_assert_null (strstr (lines[i], sized));
+  }
+  g_assert_cmpint (test_process_finish (cli), ==, 0);
+
+  desk_export = run (program ("COMPANION_CLI"), "export", "--state-dir", desk, NULL);
+  phone_export = run (program ("COMPANION_PHONE"), "export", "--state-dir", phone_state, NULL);
+  g_assert_cmpint (desk_export.status, ==, 0);
+  g_assert_cmpint (phone_export.status, ==, 0);
+  g_assert_nonnull (strstr (phone_export.out, "\"mime\":\"application/pdf\",\"name\":\"Quarterly report.pdf\""));
+  g_assert_nonnull (strstr (phone_export.out, "\"text\":\"Q3 🧾\""));
+  g_assert_true (g_str_equal (desk_export.out, phone_export.out));
+  result_clear (&desk_export);
+  result_clear (&phone_export);
+}
+
 static guint
 count_events (const char *output,
               const char *event)
@@ -540,6 +634,7 @@ main (int   argc,
   g_test_add_func ("/programs/pair-reconnect-unlink", test_pair_reconnect_unlink);
   g_test_add_func ("/programs/reconnect-refused-after-unlink", test_reconnect_refused_after_unlink);
   g_test_add_func ("/programs/first-sync", test_first_sync);
+  g_test_add_func ("/programs/send-file", test_send_file);
   g_test_add_func ("/programs/auto-download-limit", test_auto_download_limit);
   g_test_add_func ("/programs/scan-errors", test_scan_errors);
   g_test_add_func ("/programs/usage-errors", test_usage_errors);

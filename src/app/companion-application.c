@@ -8,8 +8,10 @@
 #include "companion-about.h"
 #include "companion-application.h"
 #include "companion-desktop-server.h"
+#include "companion-engine.h"
 #include "companion-failure-window.h"
 #include "companion-network.h"
+#include "companion-notifier.h"
 #include "companion-preferences-window.h"
 #include "companion-secret-key-store.h"
 #include "companion-settings.h"
@@ -24,6 +26,8 @@ struct _CompanionApplication
   char                   *state_dir;
   GInetSocketAddress     *listen_address;
   CompanionDesktopServer *server;
+  CompanionEngine        *engine;
+  CompanionNotifier      *notifier;
   char                   *key_store_warning;
   GError                 *start_error;
 };
@@ -95,6 +99,19 @@ start_engine (CompanionApplication *self)
           return;
         }
     }
+  /* The mirror, sync and media run from the start, paired or not. */
+  self->engine = companion_engine_new (server, self->state_dir, &error);
+  if (self->engine == NULL)
+    {
+      self->start_error = g_steal_pointer (&error);
+      return;
+    }
+  {
+    g_autoptr(GSettings) settings = companion_settings_new_if_installed ();
+
+    self->notifier = companion_notifier_new (G_APPLICATION (self), companion_engine_get_sync (self->engine),
+                                             companion_engine_get_reader (self->engine), settings);
+  }
   self->server = g_steal_pointer (&server);
 }
 
@@ -120,7 +137,7 @@ companion_application_activate (GApplication *application)
       return;
     }
 
-  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self), self->server, self->key_store_warning));
+  window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self), self->engine, self->key_store_warning));
   gtk_window_present (window);
 }
 
@@ -200,10 +217,49 @@ on_preferences (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (preferences));
 }
 
+/* The main window, opened if needed: notifications activate the app
+ * without a window when it was closed. */
+static CompanionWindow *
+present_main_window (CompanionApplication *self)
+{
+  GtkWindow *window;
+
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  return COMPANION_IS_WINDOW (window) ? COMPANION_WINDOW (window) : NULL;
+}
+
+static void
+on_open_chat (GSimpleAction *action,
+              GVariant      *parameter,
+              gpointer       user_data)
+{
+  CompanionWindow *window = present_main_window (user_data);
+
+  if (window != NULL)
+    {
+      companion_window_show_sidebar_view (window, "chats");
+      companion_window_open_chat_id (window, g_variant_get_string (parameter, NULL), NULL);
+    }
+}
+
+static void
+on_show_calls (GSimpleAction *action,
+               GVariant      *parameter,
+               gpointer       user_data)
+{
+  CompanionWindow *window = present_main_window (user_data);
+
+  if (window != NULL)
+    companion_window_show_sidebar_view (window, "calls");
+}
+
 static const GActionEntry app_actions[] = {
   { .name = "quit", .activate = on_quit },
   { .name = "about", .activate = on_about },
   { .name = "preferences", .activate = on_preferences },
+  { .name = "open-chat", .activate = on_open_chat, .parameter_type = "s" },
+  { .name = "show-calls", .activate = on_show_calls },
 };
 
 /* Accelerators, action first; the shortcuts window (gtk/help-overlay.ui)
@@ -239,6 +295,8 @@ companion_application_finalize (GObject *object)
   g_clear_pointer (&self->key_store_warning, g_free);
   g_clear_error (&self->start_error);
   g_clear_object (&self->listen_address);
+  g_clear_object (&self->notifier);
+  g_clear_object (&self->engine);
   g_clear_object (&self->server);
 
   G_OBJECT_CLASS (companion_application_parent_class)->finalize (object);

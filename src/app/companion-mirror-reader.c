@@ -495,3 +495,33 @@ companion_mirror_reader_media_path_finish (CompanionMirrorReader *self,
 {
   return finish_read (self, result, companion_mirror_reader_media_path_async, error);
 }
+
+/* Outbox. */
+
+static gpointer
+read_outbox (CompanionMirrorStore *store,
+             ReadJob              *job,
+             GError              **error)
+{
+  return companion_mirror_store_outbox_list (store, error);
+}
+
+void
+companion_mirror_reader_outbox_list_async (CompanionMirrorReader *self,
+                                           GCancellable          *cancellable,
+                                           GAsyncReadyCallback    callback,
+                                           gpointer               user_data)
+{
+  g_return_if_fail (COMPANION_IS_MIRROR_READER (self));
+
+  queue_read (self, read_job_new (read_outbox, (GDestroyNotify) g_ptr_array_unref),
+              companion_mirror_reader_outbox_list_async, cancellable, callback, user_data);
+}
+
+GPtrArray *
+companion_mirror_reader_outbox_list_finish (CompanionMirrorReader *self,
+                                            GAsyncResult          *result,
+                                            GError               **error)
+{
+  return finish_read (self, result, companion_mirror_reader_outbox_list_async, error);
+}

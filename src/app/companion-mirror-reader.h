@@ -105,4 +105,14 @@ char       *companion_mirror_reader_media_path_finish    (CompanionMirrorReader 
                                                           GAsyncResult           *result,
                                                           GError                **error);
 
+/* Result: GPtrArray of CompanionOutboxEntry *, oldest first: the commands
+ * still waiting for the phone. */
+void        companion_mirror_reader_outbox_list_async    (CompanionMirrorReader  *self,
+                                                          GCancellable           *cancellable,
+                                                          GAsyncReadyCallback     callback,
+                                                          gpointer                user_data);
+GPtrArray  *companion_mirror_reader_outbox_list_finish   (CompanionMirrorReader  *self,
+                                                          GAsyncResult           *result,
+                                                          GError                **error);
+
 G_END_DECLS

@@ -6,21 +6,41 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "companion-calls-view.h"
+#include "companion-chat-list.h"
+#include "companion-chat-row.h"
+#include "companion-conversation-view.h"
 #include "companion-desktop-server.h"
 #include "companion-network.h"
 #include "companion-pairing-offer.h"
 #include "companion-pairing-payload.h"
 #include "companion-qr-code.h"
 #include "companion-qr-view.h"
+#include "companion-record.h"
+#include "companion-search-view.h"
+#include "companion-unlink-dialog.h"
 #include "companion-window.h"
 
 struct _CompanionWindow
 {
   AdwApplicationWindow    parent_instance;
 
+  CompanionEngine        *engine;
   CompanionDesktopServer *server;
+  CompanionChatList      *chats;
+  GtkSingleSelection     *chat_selection;
+  GtkWidget              *conversation;
   guint                   countdown_id;
+  guint                   reload_id;
   gint64                  disconnected_at; /* real time, µs; 0 when never */
+  guint64                 synced_records;  /* of the first sync, so far */
+  AdwViewStack           *sidebar_stack;   /* chats, calls, search */
+  CompanionCallsView     *calls_view;
+  CompanionSearchView    *search_view;
+  CompanionMessageList   *revealing;       /* where reveal_id is looked for */
+  char                   *reveal_id;       /* a message to scroll to */
+  char                   *pending_chat_id; /* to open once the chat list has it */
+  char                   *pending_message_id;
 
   /* Template children */
   AdwToastOverlay        *toast_overlay;
@@ -32,13 +52,17 @@ struct _CompanionWindow
   GtkLabel               *countdown_label;
   GtkLabel               *pairing_status_label;
   GtkLabel               *address_label;
-  AdwStatusPage          *linked_page;
-  GtkLabel               *connection_label;
+  GtkWidget              *pairing_header;
+  AdwLeaflet             *leaflet;
+  GtkLabel               *status_label;
+  GtkProgressBar         *sync_bar;
+  GtkListView            *chat_list_view;
+  GtkBox                 *conversation_slot;
 };
 
 G_DEFINE_FINAL_TYPE (CompanionWindow, companion_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static void update_linked_page (CompanionWindow *self);
+static void update_status (CompanionWindow *self);
 static void set_pairing_status (CompanionWindow *self,
                                 gboolean         pairing);
 
@@ -113,12 +137,14 @@ show_page (CompanionWindow *self)
   gboolean paired = companion_desktop_server_is_paired (self->server);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.unlink-phone", paired);
+  gtk_widget_set_visible (self->pairing_header, !paired);
   if (paired)
     {
       g_clear_handle_id (&self->countdown_id, g_source_remove);
       companion_qr_view_set_code (self->qr_view, NULL);
-      update_linked_page (self);
-      gtk_stack_set_visible_child_name (self->stack, "linked");
+      update_status (self);
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      companion_chat_list_reload (self->chats);
     }
   else
     {
@@ -129,42 +155,42 @@ show_page (CompanionWindow *self)
     }
 }
 
+static gboolean
+first_sync_running (CompanionWindow *self)
+{
+  return companion_desktop_server_is_connected (self->server) && !companion_engine_has_synced (self->engine);
+}
+
+/* The connection and sync state, always in view above the chat list. */
 static void
-update_linked_page (CompanionWindow *self)
+update_status (CompanionWindow *self)
 {
   const char *phone = companion_desktop_server_get_phone_name (self->server);
-  const char *code = companion_desktop_server_get_safety_code (self->server);
-  g_autofree char *title = NULL;
-  g_autofree char *description = NULL;
-  g_autofree char *connection = NULL;
+  g_autofree char *text = NULL;
 
   if (phone == NULL)
     return;
 
-  /* Translators: %s is the phone's name */
-  title = g_strdup_printf (_("Linked to %s"), phone);
-  adw_status_page_set_title (self->linked_page, title);
-
-  if (code != NULL)
-    /* Translators: the two %s are the two halves of a six-digit safety code */
-    description = g_strdup_printf (_("Safety code %.3s %s. Check that your phone shows the same code."),
-                                   code, code + 3);
-  else
-    description = g_strdup (_("Your phone’s chats are mirrored here while it is in reach."));
-  adw_status_page_set_description (self->linked_page, description);
-
   if (companion_desktop_server_is_connected (self->server))
-    connection = g_strdup (_("Connected"));
+    {
+      if (first_sync_running (self))
+        /* Translators: %s is the phone's name */
+        text = g_strdup_printf (_("Syncing with %s…"), phone);
+      else
+        /* Translators: %s is the phone's name */
+        text = g_strdup_printf (_("Connected to %s"), phone);
+    }
   else if (self->disconnected_at != 0)
     {
       g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (self->disconnected_at / G_USEC_PER_SEC);
       g_autofree char *time = g_date_time_format (when, "%X");
-      /* Translators: %s is a time of day */
-      connection = g_strdup_printf (_("Phone offline since %s"), time);
+      /* Translators: %s is a time of day; the phone connects again by itself when in reach */
+      text = g_strdup_printf (_("Phone offline since %s. Reconnecting when it is in reach…"), time);
     }
   else
-    connection = g_strdup (_("Waiting for the phone to connect"));
-  gtk_label_set_label (self->connection_label, connection);
+    text = g_strdup (_("Waiting for the phone to connect"));
+  gtk_label_set_label (self->status_label, text);
+  gtk_widget_set_visible (GTK_WIDGET (self->sync_bar), first_sync_running (self));
 }
 
 static void
@@ -198,8 +224,9 @@ on_paired (CompanionWindow *self,
   g_autofree char *text = NULL;
 
   g_debug ("Paired with %s, safety code %s", phone, safety_code);
-  /* Translators: %s is the phone's name */
-  text = g_strdup_printf (_("Linked to %s"), phone);
+  /* Translators: the two %s are the two halves of a six-digit safety code */
+  text = g_strdup_printf (_("Safety code %.3s %s. Check that your phone shows the same code."),
+                          safety_code, safety_code + 3);
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
   show_page (self);
 }
@@ -209,7 +236,8 @@ on_connected (CompanionWindow *self,
               const char      *phone)
 {
   g_debug ("Connected to %s", phone);
-  update_linked_page (self);
+  self->synced_records = 0;
+  update_status (self);
 }
 
 static void
@@ -217,7 +245,8 @@ on_disconnected (CompanionWindow *self,
                  GError          *error)
 {
   self->disconnected_at = g_get_real_time ();
-  update_linked_page (self);
+  g_debug ("Disconnected: %s", error != NULL ? error->message : "closed");
+  update_status (self);
 }
 
 static void
@@ -226,6 +255,7 @@ on_unlinked (CompanionWindow *self,
 {
   g_debug ("Unlinked by the %s", by_phone ? "phone" : "desktop");
   self->disconnected_at = 0;
+  companion_conversation_view_set_chat (COMPANION_CONVERSATION_VIEW (self->conversation), NULL);
   adw_toast_overlay_add_toast (self->toast_overlay,
                                adw_toast_new (by_phone ? _("The phone unlinked itself")
                                                        : _("The phone was unlinked")));
@@ -245,44 +275,300 @@ on_attempt_failed (CompanionWindow *self,
 }
 
 static void
-on_unlink_response (AdwMessageDialog *dialog,
-                    const char       *response,
-                    CompanionWindow  *self)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (g_strcmp0 (response, "unlink") != 0)
-    return;
-  if (!companion_desktop_server_unlink (self->server, &error))
-    companion_window_show_error (self, error->message);
-}
-
-static void
 unlink_phone (GtkWidget  *widget,
               const char *action_name,
               GVariant   *parameter)
 {
   CompanionWindow *self = COMPANION_WINDOW (widget);
-  const char *phone = companion_desktop_server_get_phone_name (self->server);
-  g_autofree char *body = NULL;
-  GtkWidget *dialog;
+  CompanionUnlinkDialog *dialog = companion_unlink_dialog_new (GTK_WINDOW (self), self->server);
 
-  if (phone == NULL)
+  if (dialog != NULL)
+    gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Chat list. */
+
+static void
+setup_chat_row (GtkSignalListItemFactory *factory,
+                GtkListItem              *list_item)
+{
+  gtk_list_item_set_child (list_item, companion_chat_row_new ());
+}
+
+static void
+bind_chat_row (GtkSignalListItemFactory *factory,
+               GtkListItem              *list_item)
+{
+  companion_chat_row_set_item (COMPANION_CHAT_ROW (gtk_list_item_get_child (list_item)),
+                               gtk_list_item_get_item (list_item));
+}
+
+static void
+unbind_chat_row (GtkSignalListItemFactory *factory,
+                 GtkListItem              *list_item)
+{
+  companion_chat_row_set_item (COMPANION_CHAT_ROW (gtk_list_item_get_child (list_item)), NULL);
+}
+
+static GtkListItemFactory *
+chat_row_factory (void)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_chat_row), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_chat_row), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_chat_row), NULL);
+  return factory;
+}
+
+static void
+on_chat_activated (CompanionWindow *self,
+                   guint            position)
+{
+  companion_window_open_chat (self, position);
+}
+
+static void
+on_chats_loaded (CompanionWindow *self)
+{
+  CompanionConversationView *view = COMPANION_CONVERSATION_VIEW (self->conversation);
+  CompanionChatItem *shown;
+
+  if (self->pending_chat_id != NULL && companion_chat_list_find (self->chats, self->pending_chat_id) != NULL)
+    {
+      g_autofree char *chat_id = g_steal_pointer (&self->pending_chat_id);
+      g_autofree char *message_id = g_steal_pointer (&self->pending_message_id);
+
+      companion_window_open_chat_id (self, chat_id, message_id);
+    }
+  shown = companion_conversation_view_get_chat (view);
+
+  /* The chat shown may have moved, or gone with a delete on the phone. */
+  if (shown == NULL)
     return;
-  /* Translators: %s is the phone's name */
-  body = g_strdup_printf (_("%s will no longer mirror its chats here, and can link again only by "
-                            "scanning a new code."), phone);
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Unlink Phone?"), body);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "unlink", _("_Unlink"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "unlink",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (on_unlink_response), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+  if (companion_chat_list_find (self->chats, companion_chat_item_get_id (shown)) != shown)
+    {
+      companion_conversation_view_set_chat (view, NULL);
+      gtk_single_selection_set_selected (self->chat_selection, GTK_INVALID_LIST_POSITION);
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->chats)); i++)
+    {
+      g_autoptr(CompanionChatItem) item = g_list_model_get_item (G_LIST_MODEL (self->chats), i);
+      if (item == shown)
+        {
+          gtk_single_selection_set_selected (self->chat_selection, i);
+          break;
+        }
+    }
+}
+
+static gboolean
+reload_now (gpointer user_data)
+{
+  CompanionWindow *self = user_data;
+
+  self->reload_id = 0;
+  companion_chat_list_reload (self->chats);
+  companion_conversation_view_refresh (COMPANION_CONVERSATION_VIEW (self->conversation));
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads once for a burst of changes, after DELAY_MS. */
+static void
+schedule_reload (CompanionWindow *self,
+                 guint            delay_ms)
+{
+  if (self->reload_id == 0)
+    self->reload_id = g_timeout_add (delay_ms, reload_now, self);
+}
+
+static void
+on_sync_progress (CompanionWindow *self,
+                  const char      *entity,
+                  guint            records)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *count = NULL;
+
+  self->synced_records += records;
+  /* The phone does not say how much is coming: count what came. */
+  count = g_strdup_printf ("%" G_GUINT64_FORMAT, self->synced_records);
+  /* Translators: %s is a number of records (messages, chats, contacts…) received so far */
+  text = g_strdup_printf (_("%s records received"), count);
+  gtk_progress_bar_set_text (self->sync_bar, text);
+  gtk_progress_bar_pulse (self->sync_bar);
+  update_status (self);
+  /* The chat list comes first in a snapshot: show it as it fills. */
+  schedule_reload (self, 500);
+}
+
+static void
+on_synced (CompanionWindow *self)
+{
+  update_status (self);
+  schedule_reload (self, 50);
+}
+
+static void
+on_sync_failed (CompanionWindow *self,
+                GError          *error)
+{
+  companion_window_show_error (self, error->message);
+}
+
+static void
+on_command_done (CompanionWindow *self,
+                 const char      *client_id)
+{
+  /* The outbox changed: pending messages leave it. */
+  schedule_reload (self, 50);
+}
+
+static void
+on_command_failed (CompanionWindow *self,
+                   const char      *client_id,
+                   GError          *error)
+{
+  companion_window_show_error (self, error->message);
+  schedule_reload (self, 50);
+}
+
+static void
+on_folded_changed (CompanionWindow *self)
+{
+  if (self->conversation != NULL)
+    companion_conversation_view_set_folded (COMPANION_CONVERSATION_VIEW (self->conversation),
+                                            adw_leaflet_get_folded (self->leaflet));
+}
+
+static void
+show_chats (GtkWidget  *widget,
+            const char *action_name,
+            GVariant   *parameter)
+{
+  CompanionWindow *self = COMPANION_WINDOW (widget);
+
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+/* Calls and search: the sidebar's other views. */
+
+static void
+stop_revealing (CompanionWindow *self)
+{
+  if (self->revealing != NULL)
+    g_signal_handlers_disconnect_by_data (self->revealing, self);
+  g_clear_object (&self->revealing);
+  g_clear_pointer (&self->reveal_id, g_free);
+}
+
+/* Scrolls to the message searched for once its page is read, reading older
+ * pages until it is there or the chat's start is reached. */
+static void
+on_reveal_loaded (CompanionWindow *self)
+{
+  CompanionMessageItem *item = companion_message_list_find (self->revealing, self->reveal_id);
+  GListModel *model = G_LIST_MODEL (self->revealing);
+
+  if (item == NULL)
+    {
+      if (companion_message_list_reached_start (self->revealing))
+        stop_revealing (self);
+      else
+        companion_message_list_load_older (self->revealing);
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(GObject) at = g_list_model_get_item (model, i);
+
+      if (at == (GObject *) item)
+        {
+          GtkListView *list = companion_conversation_view_get_list_view (COMPANION_CONVERSATION_VIEW (self->conversation));
+
+          gtk_widget_activate_action (GTK_WIDGET (list), "list.scroll-to-item", "u", i);
+          break;
+        }
+    }
+  stop_revealing (self);
+}
+
+static void
+on_open_message (CompanionWindow *self,
+                 const char      *chat_id,
+                 const char      *message_id)
+{
+  companion_window_open_chat_id (self, chat_id, message_id);
+}
+
+static void
+on_changes_applied (CompanionWindow *self,
+                    GPtrArray       *changes)
+{
+  for (guint i = 0; i < changes->len; i++)
+    {
+      CompanionChange *change = g_ptr_array_index (changes, i);
+
+      if (change->entity == COMPANION_ENTITY_CALL || change->entity == COMPANION_ENTITY_CONTACT)
+        {
+          companion_calls_view_reload (self->calls_view);
+          return;
+        }
+    }
+}
+
+static void
+show_search (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  CompanionWindow *self = COMPANION_WINDOW (widget);
+
+  if (!companion_desktop_server_is_paired (self->server))
+    return;
+  companion_window_show_sidebar_view (self, "search");
+  companion_search_view_focus_entry (self->search_view);
+}
+
+/* The chat list's scroller becomes the first page of a view stack, with
+ * the call log and search beside it and a switcher below. */
+static void
+add_sidebar_views (CompanionWindow *self)
+{
+  GtkWidget *scroller = gtk_widget_get_parent (GTK_WIDGET (self->chat_list_view));
+  GtkWidget *sidebar = gtk_widget_get_parent (scroller);
+  CompanionMirrorReader *reader = companion_engine_get_reader (self->engine);
+  AdwViewStackPage *page;
+  GtkWidget *switcher;
+
+  g_assert (GTK_IS_SCROLLED_WINDOW (scroller));
+  self->sidebar_stack = ADW_VIEW_STACK (adw_view_stack_new ());
+  gtk_widget_set_vexpand (GTK_WIDGET (self->sidebar_stack), TRUE);
+  g_object_ref (scroller);
+  gtk_box_remove (GTK_BOX (sidebar), scroller);
+  page = adw_view_stack_add_titled (self->sidebar_stack, scroller, "chats", _("Chats"));
+  adw_view_stack_page_set_icon_name (page, "user-available-symbolic");
+  g_object_unref (scroller);
+
+  self->calls_view = companion_calls_view_new (reader);
+  page = adw_view_stack_add_titled (self->sidebar_stack, GTK_WIDGET (self->calls_view), "calls", _("Calls"));
+  adw_view_stack_page_set_icon_name (page, "call-start-symbolic");
+
+  self->search_view = companion_search_view_new (reader);
+  g_signal_connect_object (self->search_view, "open-message", G_CALLBACK (on_open_message), self,
+                           G_CONNECT_SWAPPED);
+  page = adw_view_stack_add_titled (self->sidebar_stack, GTK_WIDGET (self->search_view), "search", _("Search"));
+  adw_view_stack_page_set_icon_name (page, "system-search-symbolic");
+
+  switcher = adw_view_switcher_bar_new ();
+  adw_view_switcher_bar_set_stack (ADW_VIEW_SWITCHER_BAR (switcher), self->sidebar_stack);
+  adw_view_switcher_bar_set_reveal (ADW_VIEW_SWITCHER_BAR (switcher), TRUE);
+  gtk_box_append (GTK_BOX (sidebar), GTK_WIDGET (self->sidebar_stack));
+  gtk_box_append (GTK_BOX (sidebar), switcher);
+
+  g_signal_connect_object (companion_engine_get_sync (self->engine), "changes-applied",
+                           G_CALLBACK (on_changes_applied), self, G_CONNECT_SWAPPED);
 }
 
 static void
@@ -291,8 +577,16 @@ companion_window_dispose (GObject *object)
   CompanionWindow *self = COMPANION_WINDOW (object);
 
   g_clear_handle_id (&self->countdown_id, g_source_remove);
-  g_clear_object (&self->server);
+  g_clear_handle_id (&self->reload_id, g_source_remove);
+  stop_revealing (self);
+  g_clear_pointer (&self->pending_chat_id, g_free);
+  g_clear_pointer (&self->pending_message_id, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), COMPANION_TYPE_WINDOW);
+
+  g_clear_object (&self->chat_selection);
+  g_clear_object (&self->chats);
+  g_clear_object (&self->server);
+  g_clear_object (&self->engine);
 
   G_OBJECT_CLASS (companion_window_parent_class)->dispose (object);
 }
@@ -316,10 +610,18 @@ companion_window_class_init (CompanionWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, countdown_label);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, pairing_status_label);
   gtk_widget_class_bind_template_child (widget_class, CompanionWindow, address_label);
-  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, linked_page);
-  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, connection_label);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, pairing_header);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, sync_bar);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, chat_list_view);
+  gtk_widget_class_bind_template_child (widget_class, CompanionWindow, conversation_slot);
+  gtk_widget_class_bind_template_callback (widget_class, on_folded_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_chat_activated);
 
   gtk_widget_class_install_action (widget_class, "win.unlink-phone", NULL, unlink_phone);
+  gtk_widget_class_install_action (widget_class, "win.show-chats", NULL, show_chats);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, show_search);
 }
 
 static void
@@ -332,15 +634,20 @@ companion_window_init (CompanionWindow *self)
 }
 
 CompanionWindow *
-companion_window_new (AdwApplication         *application,
-                      CompanionDesktopServer *server,
-                      const char             *key_store_warning)
+companion_window_new (AdwApplication  *application,
+                      CompanionEngine *engine,
+                      const char      *key_store_warning)
 {
   CompanionWindow *self;
+  CompanionDesktopServer *server;
+  CompanionDesktopSync *sync;
 
-  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (server), NULL);
+  g_return_val_if_fail (COMPANION_IS_ENGINE (engine), NULL);
 
   self = g_object_new (COMPANION_TYPE_WINDOW, "application", application, NULL);
+  self->engine = g_object_ref (engine);
+  server = companion_engine_get_server (engine);
+  sync = companion_engine_get_sync (engine);
   self->server = g_object_ref (server);
   g_signal_connect_object (server, "offer-changed", G_CALLBACK (on_offer_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "paired", G_CALLBACK (on_paired), self, G_CONNECT_SWAPPED);
@@ -349,6 +656,26 @@ companion_window_new (AdwApplication         *application,
   g_signal_connect_object (server, "unlinked", G_CALLBACK (on_unlinked), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "attempt-failed", G_CALLBACK (on_attempt_failed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (server, "pairing-started", G_CALLBACK (on_pairing_started), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "progress", G_CALLBACK (on_sync_progress), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "synced", G_CALLBACK (on_synced), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "failed", G_CALLBACK (on_sync_failed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "command-done", G_CALLBACK (on_command_done), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "command-failed", G_CALLBACK (on_command_failed), self, G_CONNECT_SWAPPED);
+
+  self->chats = companion_chat_list_new (companion_engine_get_reader (engine));
+  g_signal_connect_object (self->chats, "loaded", G_CALLBACK (on_chats_loaded), self, G_CONNECT_SWAPPED);
+  self->chat_selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->chats)));
+  gtk_single_selection_set_autoselect (self->chat_selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->chat_selection, TRUE);
+  gtk_single_selection_set_selected (self->chat_selection, GTK_INVALID_LIST_POSITION);
+  gtk_list_view_set_model (self->chat_list_view, GTK_SELECTION_MODEL (self->chat_selection));
+  gtk_list_view_set_factory (self->chat_list_view, chat_row_factory ());
+
+  self->conversation = companion_conversation_view_new (engine);
+  gtk_widget_set_hexpand (self->conversation, TRUE);
+  gtk_box_append (self->conversation_slot, self->conversation);
+  on_folded_changed (self);
+  add_sidebar_views (self);
 
   if (key_store_warning != NULL)
     {
@@ -359,6 +686,57 @@ companion_window_new (AdwApplication         *application,
   return self;
 }
 
+CompanionEngine *
+companion_window_get_engine (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return self->engine;
+}
+
+GtkListView *
+companion_window_get_chat_list_view (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return self->chat_list_view;
+}
+
+CompanionChatList *
+companion_window_get_chat_list (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return self->chats;
+}
+
+CompanionConversationView *
+companion_window_get_conversation (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return COMPANION_CONVERSATION_VIEW (self->conversation);
+}
+
+const char *
+companion_window_get_status (CompanionWindow *self)
+{
+  g_return_val_if_fail (COMPANION_IS_WINDOW (self), NULL);
+  return gtk_label_get_label (self->status_label);
+}
+
+void
+companion_window_open_chat (CompanionWindow *self,
+                            guint            position)
+{
+  g_autoptr(CompanionChatItem) item = NULL;
+
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+
+  item = g_list_model_get_item (G_LIST_MODEL (self->chats), position);
+  if (item == NULL)
+    return;
+  gtk_single_selection_set_selected (self->chat_selection, position);
+  companion_conversation_view_set_chat (COMPANION_CONVERSATION_VIEW (self->conversation), item);
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
 void
 companion_window_show_error (CompanionWindow *self,
                              const char      *message)
@@ -366,4 +744,56 @@ companion_window_show_error (CompanionWindow *self,
   g_return_if_fail (COMPANION_IS_WINDOW (self));
 
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+void
+companion_window_open_chat_id (CompanionWindow *self,
+                               const char      *chat_id,
+                               const char      *message_id)
+{
+  CompanionChatItem *item;
+  GListModel *chats;
+
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+  g_return_if_fail (chat_id != NULL);
+
+  /* A chat the list has not read yet (a notification for a new chat)
+   * opens when it has. */
+  item = companion_chat_list_find (self->chats, chat_id);
+  g_clear_pointer (&self->pending_chat_id, g_free);
+  g_clear_pointer (&self->pending_message_id, g_free);
+  if (item == NULL)
+    {
+      self->pending_chat_id = g_strdup (chat_id);
+      self->pending_message_id = g_strdup (message_id);
+      companion_chat_list_reload (self->chats);
+      return;
+    }
+  chats = G_LIST_MODEL (self->chats);
+  for (guint i = 0; i < g_list_model_get_n_items (chats); i++)
+    {
+      g_autoptr(CompanionChatItem) at = g_list_model_get_item (chats, i);
+
+      if (at == item)
+        companion_window_open_chat (self, i);
+    }
+
+  stop_revealing (self);
+  if (message_id == NULL)
+    return;
+  self->revealing = g_object_ref (companion_conversation_view_get_messages (COMPANION_CONVERSATION_VIEW (self->conversation)));
+  self->reveal_id = g_strdup (message_id);
+  g_signal_connect_object (self->revealing, "loaded", G_CALLBACK (on_reveal_loaded), self, G_CONNECT_SWAPPED);
+  if (companion_message_list_is_loaded (self->revealing))
+    on_reveal_loaded (self);
+}
+
+void
+companion_window_show_sidebar_view (CompanionWindow *self,
+                                    const char      *name)
+{
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->sidebar_stack, name);
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
 }

@@ -83,6 +83,7 @@ typedef struct
   CompanionDesktopSync   *sync;
   gint64                  counted_at; /* monotonic µs of the last counts shown */
   gboolean                pairing;  /* `pair`: show codes until paired */
+  guint                   copying;  /* send-file commands still copying their file */
   int                     status;
 } Engine;
 
@@ -162,11 +163,119 @@ on_phone_command (CompanionCommandReader *reader,
     print_event ("command-queued", "client_id", client_id);
 }
 
+static gboolean progress_due (const char *key,
+                              gboolean    last_one);
+static GHashTable *media_printed;  /* see progress_due () */
+
+static void
+print_command_failed (Engine     *engine,
+                      const char *client_id,
+                      GError     *error)
+{
+  if (engine->options->json)
+    {
+      g_autoptr(JsonBuilder) builder = companion_json_line_begin ("command-failed");
+
+      if (client_id != NULL)
+        {
+          json_builder_set_member_name (builder, "client_id");
+          json_builder_add_string_value (builder, client_id);
+        }
+      json_builder_set_member_name (builder, "reason");
+      json_builder_add_string_value (builder, error->message);
+      companion_json_line_print (builder);
+    }
+  else
+    fprintf (stderr, "companion-cli: %s\n", error->message);
+}
+
+static void
+on_file_queued (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Engine *engine = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *client_id = NULL;
+
+  engine->copying--;
+  client_id = companion_desktop_sync_send_file_finish (COMPANION_DESKTOP_SYNC (source), result, &error);
+  if (client_id == NULL)
+    print_command_failed (engine, NULL, error);
+  else if (engine->options->json)
+    print_event ("command-queued", "client_id", client_id);
+}
+
+/* {"type":"send-file","chat":ID,"path":PATH,"caption":TEXT?} */
+static void
+on_send_file_command (CompanionCommandReader *reader,
+                      const char             *type,
+                      JsonObject             *command,
+                      Engine                 *engine)
+{
+  static const char * const members[] = { "type", "chat", "path", "caption", NULL };
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *chat = NULL, *path = NULL, *caption = NULL;
+  GList *names = json_object_get_members (command);
+  gboolean well_formed = TRUE;
+
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      JsonNode *node = json_object_get_member (command, l->data);
+
+      if (!g_strv_contains (members, l->data) ||
+          (!JSON_NODE_HOLDS_NULL (node) &&
+           (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)))
+        well_formed = FALSE;
+    }
+  g_list_free (names);
+  if (well_formed)
+    {
+      chat = json_object_get_string_member_with_default (command, "chat", NULL);
+      path = json_object_get_string_member_with_default (command, "path", NULL);
+      caption = json_object_get_string_member_with_default (command, "caption", NULL);
+    }
+  if (chat == NULL || path == NULL || *path == '\0')
+    {
+      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                   "send-file takes “chat” and “path”, and optionally “caption”, as strings");
+      print_command_failed (engine, NULL, error);
+      return;
+    }
+  file = g_file_new_for_path (path);
+  engine->copying++;
+  companion_desktop_sync_send_file_async (engine->sync, chat, file, caption, NULL, on_file_queued, engine);
+}
+
+static void
+on_upload_progress (CompanionDesktopSync *sync,
+                    const char           *client_id,
+                    guint64               sent,
+                    guint64               size,
+                    Engine               *engine)
+{
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  if (!engine->options->json || !progress_due (client_id, sent == size))
+    return;
+  builder = companion_json_line_begin ("upload-progress");
+  json_builder_set_member_name (builder, "client_id");
+  json_builder_add_string_value (builder, client_id);
+  json_builder_set_member_name (builder, "sent");
+  json_builder_add_int_value (builder, (gint64) sent);
+  json_builder_set_member_name (builder, "size");
+  json_builder_add_int_value (builder, (gint64) size);
+  companion_json_line_print (builder);
+}
+
 static void
 on_command_done (CompanionDesktopSync *sync,
                  const char           *client_id,
                  Engine               *engine)
 {
+  if (media_printed != NULL)
+    g_hash_table_remove (media_printed, client_id);
   if (engine->options->json)
     print_event ("command-done", "client_id", client_id);
 }
@@ -177,10 +286,9 @@ on_command_failed (CompanionDesktopSync *sync,
                    GError               *error,
                    Engine               *engine)
 {
-  if (engine->options->json)
-    print_event ("command-failed", "reason", error->message);
-  else
-    fprintf (stderr, "companion-cli: %s\n", error->message);
+  if (media_printed != NULL)
+    g_hash_table_remove (media_printed, client_id);
+  print_command_failed (engine, client_id, error);
 }
 
 static void
@@ -460,8 +568,25 @@ on_sync_failed (CompanionDesktopSync *sync,
     fprintf (stderr, "companion-cli: a sync batch was refused and not applied: %s\n", error->message);
 }
 
-/* Media events: progress at most a few times a second per file. */
-static GHashTable *media_printed; /* hash → gint64 monotonic time of the last line */
+/* Media and upload events: progress at most a few times a second per file;
+ * media_printed: hash or client id → gint64 monotonic time of the last line. */
+
+/* Whether a progress line for KEY is due now; the last one always is. */
+static gboolean
+progress_due (const char *key,
+              gboolean    last_one)
+{
+  gint64 now = g_get_monotonic_time ();
+  gpointer last = NULL;
+
+  if (media_printed == NULL)
+    media_printed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  last = g_hash_table_lookup (media_printed, key);
+  if (last != NULL && !last_one && now - *(gint64 *) last < G_USEC_PER_SEC / 4)
+    return FALSE;
+  g_hash_table_insert (media_printed, g_strdup (key), g_memdup2 (&now, sizeof now));
+  return TRUE;
+}
 
 static void
 on_media_progress (CompanionMediaTransfer *media,
@@ -470,18 +595,10 @@ on_media_progress (CompanionMediaTransfer *media,
                    guint64                 size,
                    Engine                 *engine)
 {
-  gint64 now = g_get_monotonic_time ();
-  gpointer last = NULL;
   g_autoptr(JsonBuilder) builder = NULL;
 
-  if (!engine->options->json)
+  if (!engine->options->json || !progress_due (hash, received == size))
     return;
-  if (media_printed == NULL)
-    media_printed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  last = g_hash_table_lookup (media_printed, hash);
-  if (last != NULL && received < size && now - *(gint64 *) last < G_USEC_PER_SEC / 4)
-    return;
-  g_hash_table_insert (media_printed, g_strdup (hash), g_memdup2 (&now, sizeof now));
 
   builder = companion_json_line_begin ("media-progress");
   json_builder_set_member_name (builder, "hash");
@@ -609,6 +726,7 @@ run_engine (CliOptions *options,
   engine.sync = sync;
   g_signal_connect (sync, "command-done", G_CALLBACK (on_command_done), &engine);
   g_signal_connect (sync, "command-failed", G_CALLBACK (on_command_failed), &engine);
+  g_signal_connect (sync, "upload-progress", G_CALLBACK (on_upload_progress), &engine);
   g_signal_connect (sync, "progress", G_CALLBACK (on_sync_progress), &engine);
   g_signal_connect (sync, "synced", G_CALLBACK (on_synced), &engine);
   g_signal_connect (sync, "failed", G_CALLBACK (on_sync_failed), &engine);
@@ -662,6 +780,7 @@ run_engine (CliOptions *options,
   commands = companion_command_reader_new (stdin_stream);
   g_signal_connect (commands, "command::quit", G_CALLBACK (on_quit_command), &engine);
   g_signal_connect (commands, "command::unlink", G_CALLBACK (on_unlink_command), &engine);
+  g_signal_connect (commands, "command::send-file", G_CALLBACK (on_send_file_command), &engine);
   for (gsize i = 0; i < G_N_ELEMENTS (phone_commands); i++)
     {
       g_autofree char *detailed = g_strdup_printf ("command::%s", phone_commands[i].command);
@@ -678,6 +797,9 @@ run_engine (CliOptions *options,
   g_signal_handlers_disconnect_by_data (commands, &engine);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  /* A file being copied finishes into the outbox: the callback needs ENGINE. */
+  while (engine.copying > 0)
+    g_main_context_iteration (NULL, TRUE);
 
   /* The image holds the pairing secret: it never outlives the program. */
   if (options->qr_png != NULL)

@@ -1152,3 +1152,22 @@ companion_desktop_server_send_record (CompanionDesktopServer *self,
   return companion_tunnel_send_record (self->session, record, error);
 }
 
+gboolean
+companion_desktop_server_send_chunk (CompanionDesktopServer *self,
+                                     const guint8           *header,
+                                     gsize                   header_len,
+                                     const guint8           *data,
+                                     gsize                   len,
+                                     GError                **error)
+{
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SERVER (self), FALSE);
+
+  if (self->session == NULL)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The phone is not connected");
+      return FALSE;
+    }
+  return companion_tunnel_send_chunk (self->session, header, header_len, data, len, error);
+}
+

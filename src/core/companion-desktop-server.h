@@ -62,6 +62,13 @@ const char             *companion_desktop_server_get_safety_code (CompanionDeskt
 gboolean                companion_desktop_server_send_record    (CompanionDesktopServer *self,
                                                                  JsonObject             *record,
                                                                  GError                **error);
+/* Sends a binary chunk (companion_tunnel_send_chunk) to the connected phone. */
+gboolean                companion_desktop_server_send_chunk     (CompanionDesktopServer *self,
+                                                                 const guint8           *header,
+                                                                 gsize                   header_len,
+                                                                 const guint8           *data,
+                                                                 gsize                   len,
+                                                                 GError                **error);
 gboolean                companion_desktop_server_unlink         (CompanionDesktopServer *self,
                                                                  GError                **error);
 /* Unlinks without starting the engine: for a linked desktop whose key is

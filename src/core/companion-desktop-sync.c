@@ -3,9 +3,17 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "companion-desktop-sync.h"
 #include "companion-record.h"
 #include "companion-session-protocol.h"
+#include "companion-upload-sender.h"
+
+/* A caption is a message's text (docs/records.md). */
+#define MAX_CAPTION_BYTES 49152
+/* Bytes read to guess a file's type. */
+#define SNIFF_BYTES       4096
 
 struct _CompanionDesktopSync
 {
@@ -15,9 +23,12 @@ struct _CompanionDesktopSync
   CompanionMirrorStore   *store;
   gboolean                stopped;   /* a refused page: wait for the next session */
   guint64                 head;      /* the phone's last change, as it last said */
+  CompanionUploadSender  *uploads;   /* the bytes of files sent with commands */
+  GHashTable             *sent_media; /* hashes the phone took, until their record is mirrored */
 };
 
 G_DEFINE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, G_TYPE_OBJECT)
+G_DEFINE_QUARK (companion-desktop-sync-error-quark, companion_desktop_sync_error)
 
 enum {
   SIGNAL_PROGRESS,
@@ -26,6 +37,7 @@ enum {
   SIGNAL_COMMAND_DONE,
   SIGNAL_COMMAND_FAILED,
   SIGNAL_CHANGES_APPLIED,
+  SIGNAL_UPLOAD_PROGRESS,
   N_SIGNALS
 };
 
@@ -81,6 +93,15 @@ send_command (CompanionDesktopSync *self,
   json_object_set_string_member (record, "event", json_object_get_string_member (command, "event"));
   json_object_set_object_member (record, "fields",
                                  json_object_ref (json_object_get_object_member (command, "fields")));
+  if (json_object_has_member (command, "upload"))
+    {
+      JsonObject *media = json_object_get_object_member (command, "upload");
+
+      /* Offered first: the phone may ask for the bytes at once. */
+      json_object_set_object_member (record, "upload", json_object_ref (media));
+      companion_upload_sender_offer (self->uploads, client_id, json_object_get_string_member (media, "hash"),
+                                     (guint64) json_object_get_int_member (media, "size"));
+    }
   if (!companion_desktop_server_send_record (self->server, record, &error))
     {
       g_debug ("Command %s waits: %s", client_id, error->message);
@@ -110,6 +131,29 @@ flush_outbox (CompanionDesktopSync *self)
     }
 }
 
+/* A file the phone took is not downloaded back: once the phone's media
+ * record is mirrored, the file already in the media folder completes it. */
+static void
+adopt_sent_media (CompanionDesktopSync *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->sent_media);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (companion_mirror_store_adopt_media_file (self->store, key, NULL, &error))
+        g_hash_table_iter_remove (&iter);
+      else if (!g_error_matches (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_NOT_FOUND))
+        {
+          g_warning ("Cannot mark media %s complete: %s", (const char *) key, error->message);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+}
+
 static void
 on_command_reply (CompanionDesktopServer *server,
                   const char             *type,
@@ -118,10 +162,18 @@ on_command_reply (CompanionDesktopServer *server,
 {
   g_autoptr(GError) error = NULL;
   const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
+  g_autofree char *sent_hash = NULL;
   gboolean removed = FALSE;
 
   if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))
     return;
+  sent_hash = companion_upload_sender_forget (self->uploads, client_id);
+  /* The phone has the file: its record, when it comes, finds it here. */
+  if (sent_hash != NULL && g_str_equal (type, "command-ack"))
+    {
+      g_hash_table_add (self->sent_media, g_steal_pointer (&sent_hash));
+      adopt_sent_media (self);
+    }
   /* Done or refused, the command leaves the outbox: retrying a refused one
    * would be refused again. A reply to one already answered (it was sent
    * again before the first answer came) reports nothing twice. */
@@ -143,15 +195,38 @@ on_command_reply (CompanionDesktopServer *server,
     }
 }
 
+/* Puts a command in the outbox and sends it when the phone is there.
+ * UPLOAD (may be NULL): the media record of a file that goes with it. */
+static char *
+queue (CompanionDesktopSync *self,
+       const char           *event,
+       JsonObject           *fields,
+       JsonObject           *upload,
+       GError              **error)
+{
+  g_autoptr(JsonObject) command = NULL;
+  g_autofree char *client_id = NULL;
+
+  client_id = g_uuid_string_random ();
+  command = json_object_new ();
+  json_object_set_string_member (command, "event", event);
+  json_object_set_object_member (command, "fields", json_object_ref (fields));
+  if (upload != NULL)
+    json_object_set_object_member (command, "upload", json_object_ref (upload));
+  /* Persisted first: the command survives a crash or an absent phone. */
+  if (!companion_mirror_store_outbox_add (self->store, client_id, command, error))
+    return NULL;
+  if (companion_desktop_server_is_connected (self->server))
+    send_command (self, client_id, command);
+  return g_steal_pointer (&client_id);
+}
+
 char *
 companion_desktop_sync_queue_command (CompanionDesktopSync *self,
                                       const char           *event,
                                       JsonObject           *fields,
                                       GError              **error)
 {
-  g_autoptr(JsonObject) command = NULL;
-  g_autofree char *client_id = NULL;
-
   g_return_val_if_fail (COMPANION_IS_DESKTOP_SYNC (self), NULL);
   g_return_val_if_fail (event != NULL && fields != NULL, NULL);
 
@@ -161,17 +236,7 @@ companion_desktop_sync_queue_command (CompanionDesktopSync *self,
                    "“%.32s” is not something the desktop can ask of the phone", event);
       return NULL;
     }
-
-  client_id = g_uuid_string_random ();
-  command = json_object_new ();
-  json_object_set_string_member (command, "event", event);
-  json_object_set_object_member (command, "fields", json_object_ref (fields));
-  /* Persisted first: the command survives a crash or an absent phone. */
-  if (!companion_mirror_store_outbox_add (self->store, client_id, command, error))
-    return NULL;
-  if (companion_desktop_server_is_connected (self->server))
-    send_command (self, client_id, command);
-  return g_steal_pointer (&client_id);
+  return queue (self, event, fields, NULL, error);
 }
 
 static void
@@ -320,16 +385,64 @@ on_changes (CompanionDesktopServer *server,
 }
 
 static void
+on_own_synced (CompanionDesktopSync *self,
+               guint64               cursor,
+               gpointer              user_data)
+{
+  adopt_sent_media (self);
+}
+
+static void
+on_upload_progress (CompanionUploadSender *uploads,
+                    const char            *client_id,
+                    guint64                sent,
+                    guint64                size,
+                    CompanionDesktopSync  *self)
+{
+  g_signal_emit (self, signals[SIGNAL_UPLOAD_PROGRESS], 0, client_id, sent, size);
+}
+
+/* The file of a command cannot be sent: the command fails like one the
+ * phone refused. */
+static void
+on_upload_failed (CompanionUploadSender *uploads,
+                  const char            *client_id,
+                  GError                *error,
+                  CompanionDesktopSync  *self)
+{
+  g_autoptr(GError) store_error = NULL;
+  gboolean removed = FALSE;
+
+  if (!companion_mirror_store_outbox_remove (self->store, client_id, &removed, &store_error))
+    g_warning ("Cannot update the outbox: %s", store_error->message);
+  if (removed)
+    g_signal_emit (self, signals[SIGNAL_COMMAND_FAILED], 0, client_id, error);
+}
+
+static void
 companion_desktop_sync_dispose (GObject *object)
 {
   CompanionDesktopSync *self = COMPANION_DESKTOP_SYNC (object);
 
   if (self->server != NULL)
     g_signal_handlers_disconnect_by_data (self->server, self);
+  if (self->uploads != NULL)
+    g_signal_handlers_disconnect_by_data (self->uploads, self);
+  g_clear_object (&self->uploads);
   g_clear_object (&self->server);
   g_clear_object (&self->store);
 
   G_OBJECT_CLASS (companion_desktop_sync_parent_class)->dispose (object);
+}
+
+static void
+companion_desktop_sync_finalize (GObject *object)
+{
+  CompanionDesktopSync *self = COMPANION_DESKTOP_SYNC (object);
+
+  g_clear_pointer (&self->sent_media, g_hash_table_unref);
+
+  G_OBJECT_CLASS (companion_desktop_sync_parent_class)->finalize (object);
 }
 
 static void
@@ -339,6 +452,7 @@ companion_desktop_sync_class_init (CompanionDesktopSyncClass *klass)
   GType type = G_TYPE_FROM_CLASS (klass);
 
   object_class->dispose = companion_desktop_sync_dispose;
+  object_class->finalize = companion_desktop_sync_finalize;
 
   signals[SIGNAL_PROGRESS] = g_signal_new ("progress", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
@@ -352,11 +466,15 @@ companion_desktop_sync_class_init (CompanionDesktopSyncClass *klass)
                                                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
   signals[SIGNAL_CHANGES_APPLIED] = g_signal_new ("changes-applied", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                                                   NULL, G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+  signals[SIGNAL_UPLOAD_PROGRESS] = g_signal_new ("upload-progress", type, G_SIGNAL_RUN_LAST, 0, NULL,
+                                                  NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING,
+                                                  G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
 companion_desktop_sync_init (CompanionDesktopSync *self)
 {
+  self->sent_media = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 CompanionDesktopSync *
@@ -377,6 +495,13 @@ companion_desktop_sync_new (CompanionDesktopServer *server,
   g_signal_connect (server, "session-record::changes", G_CALLBACK (on_changes), self);
   g_signal_connect (server, "session-record::command-ack", G_CALLBACK (on_command_reply), self);
   g_signal_connect (server, "session-record::command-error", G_CALLBACK (on_command_reply), self);
+  self->uploads = companion_upload_sender_new (server, store);
+  g_signal_connect (self->uploads, "progress", G_CALLBACK (on_upload_progress), self);
+  g_signal_connect (self->uploads, "failed", G_CALLBACK (on_upload_failed), self);
+  /* Connected before anyone else can: a file the phone took is complete
+   * before the others hear of the sync (and media transfer looks for
+   * what to download). */
+  g_signal_connect (self, "synced", G_CALLBACK (on_own_synced), NULL);
   return self;
 }
 
@@ -386,4 +511,275 @@ companion_desktop_sync_is_up_to_date (CompanionDesktopSync *self)
   g_return_val_if_fail (COMPANION_IS_DESKTOP_SYNC (self), FALSE);
 
   return self->head > 0 && companion_mirror_store_get_cursor (self->store) >= self->head;
+}
+
+/* ---- sending a file ------------------------------------------------------------ */
+
+typedef struct
+{
+  char    *chat_id;
+  GFile   *file;
+  char    *caption;
+  /* Found on the worker thread. */
+  char    *hash;
+  guint64  size;
+  char    *mime;
+  char    *name;
+} SendFile;
+
+static void
+send_file_free (SendFile *job)
+{
+  g_free (job->chat_id);
+  g_clear_object (&job->file);
+  g_free (job->caption);
+  g_free (job->hash);
+  g_free (job->mime);
+  g_free (job->name);
+  g_free (job);
+}
+
+/* The kinds of docs/records.md; sound of any sort is a voice clip there. */
+static const char *
+kind_for_mime (const char *mime)
+{
+  if (g_str_has_prefix (mime, "image/"))
+    return "image";
+  if (g_str_has_prefix (mime, "video/"))
+    return "video";
+  if (g_str_has_prefix (mime, "audio/"))
+    return "voice";
+  return "document";
+}
+
+/* The file's name as records.md allows it: UTF-8, 1–256 bytes, whole
+ * characters. */
+static char *
+record_name (GFileInfo *info)
+{
+  const char *display = g_file_info_get_display_name (info);
+  const char *end;
+  GString *name;
+
+  if (display == NULL || *display == '\0' || !g_utf8_validate (display, -1, NULL))
+    return g_strdup ("file");
+  name = g_string_new (NULL);
+  for (const char *c = display; *c != '\0'; c = end)
+    {
+      end = g_utf8_next_char (c);
+      if (name->len + (gsize) (end - c) > 256)
+        break;
+      g_string_append_len (name, c, end - c);
+    }
+  return g_string_free (name, FALSE);
+}
+
+/* Worker thread: checks FILE, guesses its type, and copies it into the
+ * media folder by its hash. Reads nothing of the database. */
+static void
+send_file_thread (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  CompanionDesktopSync *self = source_object;
+  SendFile *job = task_data;
+  g_autofree char *shown = g_file_get_parse_name (job->file);
+  g_autoptr(GFileInfo) info = NULL;
+  g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *content_type = NULL;
+  g_autofree guint8 *head = g_malloc (SNIFF_BYTES);
+  gsize head_len = 0;
+  guint64 size;
+
+  info = g_file_query_info (job->file,
+                            G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                            G_FILE_ATTRIBUTE_STANDARD_DISPLAY_NAME,
+                            G_FILE_QUERY_INFO_NONE, cancellable, &error);
+  if (info == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_NOT_FOUND,
+                                 "There is no file “%s”", shown);
+      else
+        g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_UNREADABLE,
+                                 "Cannot read “%s”: %s", shown, error->message);
+      return;
+    }
+  if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_NOT_REGULAR,
+                               "“%s” is a folder; only a file can be sent", shown);
+      return;
+    }
+  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_NOT_REGULAR,
+                               "“%s” is not a regular file", shown);
+      return;
+    }
+  size = (guint64) g_file_info_get_size (info);
+  if (size > COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE)
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_TOO_LARGE,
+                               "“%s” is %" G_GUINT64_FORMAT " bytes; files of up to 2 GiB (%"
+                               G_GUINT64_FORMAT " bytes) can be sent", shown, size,
+                               COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE);
+      return;
+    }
+  if (size == 0)
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_EMPTY,
+                               "“%s” is empty; there is nothing to send", shown);
+      return;
+    }
+
+  stream = g_file_read (job->file, cancellable, &error);
+  if (stream == NULL ||
+      !g_input_stream_read_all (G_INPUT_STREAM (stream), head, SNIFF_BYTES, &head_len, cancellable, &error) ||
+      !g_seekable_seek (G_SEEKABLE (stream), 0, G_SEEK_SET, cancellable, &error))
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_UNREADABLE,
+                               "Cannot read “%s”: %s", shown, error->message);
+      return;
+    }
+  job->name = record_name (info);
+  content_type = g_content_type_guess (job->name, head, head_len, NULL);
+  job->mime = g_content_type_get_mime_type (content_type);
+  if (job->mime == NULL || strchr (job->mime, '/') == NULL || strlen (job->mime) < 3 || strlen (job->mime) > 128)
+    {
+      g_free (job->mime);
+      job->mime = g_strdup ("application/octet-stream");
+    }
+
+  job->hash = companion_mirror_store_import_media_file (self->store, G_INPUT_STREAM (stream),
+                                                        COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE, &job->size,
+                                                        cancellable, &error);
+  if (job->hash == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || error->domain != G_IO_ERROR)
+        g_task_return_error (task, g_steal_pointer (&error));
+      else
+        g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_UNREADABLE,
+                                 "Cannot read “%s”: %s", shown, error->message);
+      return;
+    }
+  if (job->size == 0)
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_EMPTY,
+                               "“%s” is empty; there is nothing to send", shown);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Back on the caller's thread: the file is in the media folder, the
+ * command goes into the outbox. */
+static void
+on_file_copied (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  CompanionDesktopSync *self = COMPANION_DESKTOP_SYNC (source);
+  g_autoptr(GTask) task = user_data;
+  SendFile *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(JsonObject) media = NULL;
+  g_autoptr(JsonObject) fields = NULL;
+  g_autoptr(GError) error = NULL;
+  char *client_id;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  media = json_object_new ();
+  json_object_set_string_member (media, "hash", job->hash);
+  json_object_set_string_member (media, "kind", kind_for_mime (job->mime));
+  json_object_set_string_member (media, "mime", job->mime);
+  json_object_set_string_member (media, "name", job->name);
+  json_object_set_int_member (media, "size", (gint64) job->size);
+  if (!companion_record_validate (COMPANION_ENTITY_MEDIA, media, &error))
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_INVALID,
+                               "The file cannot be described to the phone: %s", error->message);
+      return;
+    }
+
+  fields = json_object_new ();
+  json_object_set_string_member (fields, "chat", job->chat_id);
+  json_object_set_string_member (fields, "text", job->caption != NULL ? job->caption : "");
+  json_object_set_string_member (fields, "media", job->hash);
+  client_id = queue (self, "message-out", fields, media, &error);
+  if (client_id == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, client_id, g_free);
+}
+
+void
+companion_desktop_sync_send_file_async (CompanionDesktopSync *self,
+                                        const char           *chat_id,
+                                        GFile                *file,
+                                        const char           *caption,
+                                        GCancellable         *cancellable,
+                                        GAsyncReadyCallback   callback,
+                                        gpointer              user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) worker = NULL;
+  g_autoptr(JsonObject) chat = NULL;
+  g_autoptr(GError) error = NULL;
+  SendFile *job;
+
+  g_return_if_fail (COMPANION_IS_DESKTOP_SYNC (self));
+  g_return_if_fail (chat_id != NULL);
+  g_return_if_fail (G_IS_FILE (file));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, companion_desktop_sync_send_file_async);
+
+  /* Checked here, on the store's thread, before any copying. */
+  if (caption != NULL && (strlen (caption) > MAX_CAPTION_BYTES || !g_utf8_validate (caption, -1, NULL)))
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_INVALID,
+                               "A caption is UTF-8 text of at most %d bytes", MAX_CAPTION_BYTES);
+      return;
+    }
+  if (companion_record_id_is_valid (COMPANION_ENTITY_CHAT, chat_id))
+    chat = companion_mirror_store_lookup (self->store, COMPANION_ENTITY_CHAT, chat_id, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (chat == NULL)
+    {
+      g_task_return_new_error (task, COMPANION_DESKTOP_SYNC_ERROR, COMPANION_DESKTOP_SYNC_ERROR_UNKNOWN_CHAT,
+                               "The mirror has no chat “%.64s”", chat_id);
+      return;
+    }
+
+  job = g_new0 (SendFile, 1);
+  job->chat_id = g_strdup (chat_id);
+  job->file = g_object_ref (file);
+  job->caption = g_strdup (caption);
+  worker = g_task_new (self, cancellable, on_file_copied, g_steal_pointer (&task));
+  g_task_set_source_tag (worker, send_file_thread);
+  g_task_set_task_data (worker, job, (GDestroyNotify) send_file_free);
+  g_task_run_in_thread (worker, send_file_thread);
+}
+
+char *
+companion_desktop_sync_send_file_finish (CompanionDesktopSync *self,
+                                         GAsyncResult         *result,
+                                         GError              **error)
+{
+  g_return_val_if_fail (COMPANION_IS_DESKTOP_SYNC (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == companion_desktop_sync_send_file_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -13,7 +13,7 @@
 #include "companion-media-sender.h"
 #include "companion-media-transfer.h"
 
-#define HASH_LEN 32
+#define HASH_LEN COMPANION_MEDIA_HASH_LEN
 
 typedef struct
 {
@@ -47,20 +47,6 @@ transfer_free (Transfer *t)
     close (t->fd);
   g_free (t->hash);
   g_free (t);
-}
-
-static gboolean
-parse_hash (const char *hash,
-            guint8     *raw)
-{
-  if (hash == NULL || strlen (hash) != HASH_LEN * 2)
-    return FALSE;
-  for (const char *c = hash; *c; c++)
-    if (!g_ascii_isdigit (*c) && !(*c >= 'a' && *c <= 'f'))
-      return FALSE;
-  for (guint i = 0; i < HASH_LEN; i++)
-    raw[i] = (guint8) (g_ascii_xdigit_value (hash[2 * i]) << 4 | g_ascii_xdigit_value (hash[2 * i + 1]));
-  return TRUE;
 }
 
 static void
@@ -122,24 +108,12 @@ pump (CompanionMediaSender *self)
         {
           guint8 header[COMPANION_MEDIA_CHUNK_HEADER_LEN];
           gsize want = (gsize) MIN ((guint64) COMPANION_MEDIA_CHUNK_SIZE, t->size - t->sent);
-          gsize got = 0;
 
           if (busy + want > window)
             return; /* wait for an ack */
-          while (got < want)
+          if (!companion_media_read_chunk (t->fd, self->buffer, want, t->sent, &error))
             {
-              ssize_t n = pread (t->fd, self->buffer + got, want - got, (off_t) (t->sent + got));
-
-              if (n < 0 && errno == EINTR)
-                continue;
-              if (n <= 0)
-                break;
-              got += (gsize) n;
-            }
-          if (got < want)
-            {
-              g_autofree char *message = g_strdup_printf ("Cannot read media %s at %" G_GUINT64_FORMAT,
-                                                          t->hash, t->sent + got);
+              g_autofree char *message = g_strdup_printf ("Cannot read media %s: %s", t->hash, error->message);
               g_autofree char *hash = g_strdup (t->hash);
 
               g_message ("%s", message);
@@ -148,9 +122,7 @@ pump (CompanionMediaSender *self)
               send_error (self, hash, "io", message);
               continue;
             }
-          memcpy (header, t->raw, HASH_LEN);
-          for (guint i = 0; i < 8; i++)
-            header[HASH_LEN + i] = (guint8) (t->sent >> (56 - 8 * i));
+          companion_media_chunk_header (header, t->raw, t->sent);
           if (!companion_phone_client_send_chunk (self->client, header, sizeof header,
                                                   self->buffer, want, &error))
             {
@@ -199,7 +171,7 @@ on_media_request (CompanionPhoneClient *client,
   struct stat st;
   int fd;
 
-  if (!parse_hash (hash, raw) || offset < 0)
+  if (!companion_media_hash_to_raw (hash, raw) || offset < 0)
     {
       send_error (self, hash, "invalid", "A media-request needs a hash (64 lowercase hex digits) "
                                          "and an offset of 0 or more");

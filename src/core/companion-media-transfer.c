@@ -17,7 +17,7 @@
 /* Progress is written to the mirror at least every this many bytes (and at
  * a disconnect): a restart re-fetches at most this much. */
 #define PROGRESS_RECORD_BYTES (G_GUINT64_CONSTANT (4) * 1024 * 1024)
-#define HASH_LEN 32
+#define HASH_LEN COMPANION_MEDIA_HASH_LEN
 
 typedef struct
 {
@@ -76,21 +76,6 @@ static guint signals[N_SIGNALS];
 enum { SCAN_NONE, SCAN_PARTIAL, SCAN_ALL };
 
 static void schedule (CompanionMediaTransfer *self);
-
-static gboolean
-parse_hash (const char *hash,
-            guint8     *raw)
-{
-  if (hash == NULL || strlen (hash) != HASH_LEN * 2)
-    return FALSE;
-  for (const char *c = hash; *c; c++)
-    if (!g_ascii_isdigit (*c) && !(*c >= 'a' && *c <= 'f'))
-      return FALSE;
-  if (raw != NULL)
-    for (guint i = 0; i < HASH_LEN; i++)
-      raw[i] = (guint8) (g_ascii_xdigit_value (hash[2 * i]) << 4 | g_ascii_xdigit_value (hash[2 * i + 1]));
-  return TRUE;
-}
 
 static char *
 partial_path (CompanionMediaTransfer *self,
@@ -211,6 +196,14 @@ begin (CompanionMediaTransfer *self,
 
   if (!companion_mirror_store_get_media_state (self->store, hash, &state, &received, error))
     return NULL;
+  /* A file the desktop sent is here already: nothing to download. */
+  if (state != COMPANION_MEDIA_STATE_COMPLETE)
+    {
+      gboolean complete = FALSE;
+
+      if (companion_mirror_store_adopt_media_file (self->store, hash, &complete, NULL) && complete)
+        state = COMPANION_MEDIA_STATE_COMPLETE;
+    }
   record = companion_mirror_store_lookup (self->store, COMPANION_ENTITY_MEDIA, hash, error);
   if (record == NULL)
     {
@@ -223,7 +216,7 @@ begin (CompanionMediaTransfer *self,
   active = g_new0 (Active, 1);
   active->fd = -1;
   active->hash = g_strdup (hash);
-  parse_hash (hash, active->raw);
+  companion_media_hash_to_raw (hash, active->raw);
   active->size = (guint64) json_object_get_int_member_with_default (record, "size", 0);
   active->partial_path = partial_path (self, hash);
   if (state == COMPANION_MEDIA_STATE_COMPLETE)
@@ -329,7 +322,7 @@ scan_wanted (CompanionMediaTransfer *self,
     {
       const char *hash = (const char *) sqlite3_column_text (stmt, 0);
 
-      if (!parse_hash (hash, NULL) ||
+      if (!companion_media_hash_to_raw (hash, NULL) ||
           g_hash_table_contains (self->wanted, hash) ||
           g_hash_table_contains (self->failed, hash))
         continue;
@@ -375,21 +368,19 @@ on_chunk (CompanionDesktopServer *server,
           CompanionMediaTransfer *self)
 {
   Active *active = self->active;
-  gsize header_len = 0, len = 0;
-  const guint8 *h = g_bytes_get_data (header, &header_len);
+  gsize len = 0;
   const guint8 *d = g_bytes_get_data (data, &len);
+  guint8 raw[HASH_LEN];
   guint64 offset = 0;
-  gsize done = 0;
+  g_autoptr(GError) error = NULL;
 
-  if (header_len != COMPANION_MEDIA_CHUNK_HEADER_LEN)
+  if (!companion_media_chunk_parse (header, raw, &offset))
     {
-      g_debug ("Ignoring a chunk with a %" G_GSIZE_FORMAT "-byte header", header_len);
+      g_debug ("Ignoring a chunk with a %" G_GSIZE_FORMAT "-byte header", g_bytes_get_size (header));
       return;
     }
-  if (active == NULL || active->fd < 0 || memcmp (h, active->raw, HASH_LEN) != 0)
+  if (active == NULL || active->fd < 0 || memcmp (raw, active->raw, HASH_LEN) != 0)
     return; /* left over from a transfer that ended */
-  for (guint i = 0; i < 8; i++)
-    offset = offset << 8 | h[HASH_LEN + i];
   /* What the phone sent of an earlier, cancelled request of the same media
    * comes before anything of this one. */
   if (!active->answered && offset != active->requested_at)
@@ -413,22 +404,10 @@ on_chunk (CompanionDesktopServer *server,
                                 " bytes; nothing of it was kept", active->hash, active->size));
       return;
     }
-  while (done < len)
+  if (!companion_media_write_chunk (active->fd, d, len, active->partial_path, &error))
     {
-      ssize_t w = write (active->fd, d + done, len - done);
-
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w < 0)
-        {
-          int saved = errno;
-
-          fail_active (self, FALSE,
-                       g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO,
-                                    "Cannot write “%s”: %s", active->partial_path, g_strerror (saved)));
-          return;
-        }
-      done += (gsize) w;
+      fail_active (self, FALSE, g_steal_pointer (&error));
+      return;
     }
   active->received += len;
   if (++active->since_ack >= COMPANION_MEDIA_ACK_EVERY || active->received == active->size)
@@ -579,6 +558,101 @@ on_synced (CompanionMediaTransfer *self)
 /* ---- public ---------------------------------------------------------------------- */
 
 gboolean
+companion_media_hash_to_raw (const char *hash,
+                             guint8     *raw)
+{
+  if (!companion_record_id_is_valid (COMPANION_ENTITY_MEDIA, hash))
+    return FALSE;
+  if (raw != NULL)
+    for (guint i = 0; i < HASH_LEN; i++)
+      raw[i] = (guint8) (g_ascii_xdigit_value (hash[2 * i]) << 4 | g_ascii_xdigit_value (hash[2 * i + 1]));
+  return TRUE;
+}
+
+void
+companion_media_chunk_header (guint8       *header,
+                              const guint8 *raw,
+                              guint64       offset)
+{
+  memcpy (header, raw, HASH_LEN);
+  for (guint i = 0; i < 8; i++)
+    header[HASH_LEN + i] = (guint8) (offset >> (56 - 8 * i));
+}
+
+gboolean
+companion_media_chunk_parse (GBytes  *header,
+                             guint8  *raw_out,
+                             guint64 *offset_out)
+{
+  gsize len = 0;
+  const guint8 *h = g_bytes_get_data (header, &len);
+  guint64 offset = 0;
+
+  if (len != COMPANION_MEDIA_CHUNK_HEADER_LEN)
+    return FALSE;
+  memcpy (raw_out, h, HASH_LEN);
+  for (guint i = 0; i < 8; i++)
+    offset = offset << 8 | h[HASH_LEN + i];
+  *offset_out = offset;
+  return TRUE;
+}
+
+gboolean
+companion_media_read_chunk (int      fd,
+                            guint8  *buffer,
+                            gsize    len,
+                            guint64  offset,
+                            GError **error)
+{
+  gsize got = 0;
+
+  while (got < len)
+    {
+      ssize_t n = pread (fd, buffer + got, len - got, (off_t) (offset + got));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                       "Cannot read the file at offset %" G_GUINT64_FORMAT ": %s", offset + got,
+                       n < 0 ? g_strerror (errno) : "it is shorter than it was");
+          return FALSE;
+        }
+      got += (gsize) n;
+    }
+  return TRUE;
+}
+
+gboolean
+companion_media_write_chunk (int           fd,
+                             const guint8 *data,
+                             gsize         len,
+                             const char   *path,
+                             GError      **error)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t w = write (fd, data + done, len - done);
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                       "Cannot write “%s”: %s", path, g_strerror (saved));
+          return FALSE;
+        }
+      done += (gsize) w;
+    }
+  return TRUE;
+}
+
+gboolean
 companion_media_transfer_request (CompanionMediaTransfer *self,
                                   const char             *hash,
                                   GError                **error)
@@ -588,7 +662,7 @@ companion_media_transfer_request (CompanionMediaTransfer *self,
   g_return_val_if_fail (COMPANION_IS_MEDIA_TRANSFER (self), FALSE);
   g_return_val_if_fail (hash != NULL, FALSE);
 
-  if (!parse_hash (hash, NULL))
+  if (!companion_media_hash_to_raw (hash, NULL))
     {
       g_set_error (error, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_UNKNOWN,
                    "“%s” is not a media hash (64 lowercase hex digits)", hash);

@@ -20,6 +20,33 @@ G_BEGIN_DECLS
 /* ...and the desktop acknowledges every this many, and at the end. */
 #define COMPANION_MEDIA_ACK_EVERY             4
 #define COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT (G_GUINT64_CONSTANT (16) * 1024 * 1024)
+#define COMPANION_MEDIA_HASH_LEN              32
+
+/* Chunk helpers for both directions (media from the phone, files from the
+ * desktop). HASH as 64 lowercase hex digits into RAW; FALSE for anything
+ * else. */
+gboolean                companion_media_hash_to_raw           (const char             *hash,
+                                                               guint8                 *raw);
+/* HEADER (COMPANION_MEDIA_CHUNK_HEADER_LEN bytes) for the data at OFFSET of RAW. */
+void                    companion_media_chunk_header          (guint8                 *header,
+                                                               const guint8           *raw,
+                                                               guint64                 offset);
+/* The hash and offset of a chunk's HEADER; FALSE when it is not 40 bytes. */
+gboolean                companion_media_chunk_parse           (GBytes                 *header,
+                                                               guint8                 *raw_out,
+                                                               guint64                *offset_out);
+/* Reads exactly LEN bytes at OFFSET of FD into BUFFER. */
+gboolean                companion_media_read_chunk            (int                     fd,
+                                                               guint8                 *buffer,
+                                                               gsize                   len,
+                                                               guint64                 offset,
+                                                               GError                **error);
+/* Writes all of DATA to FD (at its position); PATH names it in the error. */
+gboolean                companion_media_write_chunk           (int                     fd,
+                                                               const guint8           *data,
+                                                               gsize                   len,
+                                                               const char             *path,
+                                                               GError                **error);
 
 #define COMPANION_MEDIA_TRANSFER_ERROR (companion_media_transfer_error_quark ())
 

@@ -2386,6 +2386,119 @@ companion_mirror_store_verify_media_files (CompanionMirrorStore  *self,
 
 /* Outbox */
 
+char *
+companion_mirror_store_import_media_file (CompanionMirrorStore  *self,
+                                          GInputStream          *stream,
+                                          guint64                max_size,
+                                          guint64               *size_out,
+                                          GCancellable          *cancellable,
+                                          GError               **error)
+{
+  g_autofree char *tmp_path = NULL;
+  g_autofree char *final_path = NULL;
+  guint8 digest[HASH_SIZE];
+  char hex[HASH_SIZE * 2 + 1];
+  guint64 size = 0;
+  int fd;
+
+  g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), NULL);
+  g_return_val_if_fail (G_IS_INPUT_STREAM (stream), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* Only self->media_dir is used: no database, so any thread will do. */
+  tmp_path = g_build_filename (self->media_dir, ".incoming-XXXXXX", NULL);
+  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR,
+                   saved == ENOSPC ? COMPANION_MIRROR_STORE_ERROR_FULL : COMPANION_MIRROR_STORE_ERROR_IO,
+                   "Cannot create a file in “%s”: %s", self->media_dir, g_strerror (saved));
+      return NULL;
+    }
+  if (!copy_and_hash (stream, fd, tmp_path, max_size, digest, &size, cancellable, error))
+    goto fail;
+  if (size > max_size)
+    {
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID,
+                   "The file is larger than %" G_GUINT64_FORMAT " bytes; it was not kept", max_size);
+      goto fail;
+    }
+  if (fsync (fd) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR,
+                   saved == ENOSPC ? COMPANION_MIRROR_STORE_ERROR_FULL : COMPANION_MIRROR_STORE_ERROR_IO,
+                   "Cannot write the media file “%s”: %s", tmp_path, g_strerror (saved));
+      goto fail;
+    }
+  close (fd);
+  fd = -1;
+
+  /* Named by its hash: the same bytes already there are the same file. */
+  sodium_bin2hex (hex, sizeof hex, digest, HASH_SIZE);
+  final_path = media_path (self, hex);
+  if (g_rename (tmp_path, final_path) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_IO,
+                   "Cannot keep the media file “%s”: %s", final_path, g_strerror (saved));
+      goto fail;
+    }
+  companion_state_dir_sync (self->media_dir);
+  if (size_out != NULL)
+    *size_out = size;
+  return g_strdup (hex);
+
+fail:
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp_path);
+  return NULL;
+}
+
+gboolean
+companion_mirror_store_adopt_media_file (CompanionMirrorStore  *self,
+                                         const char            *hash,
+                                         gboolean              *complete_out,
+                                         GError               **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *relative = NULL;
+  CompanionMediaState state;
+  GStatBuf st;
+  gint64 size;
+
+  g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
+  g_return_val_if_fail (hash != NULL, FALSE);
+
+  if (complete_out != NULL)
+    *complete_out = FALSE;
+  size = media_size (self, hash, error);
+  if (size < 0 || !companion_mirror_store_get_media_state (self, hash, &state, NULL, error))
+    return FALSE;
+  if (state == COMPANION_MEDIA_STATE_COMPLETE)
+    {
+      if (complete_out != NULL)
+        *complete_out = TRUE;
+      return TRUE;
+    }
+  /* Only import_media_file names a file by its hash before its record
+   * exists, and it hashed the bytes first: the size is the remaining check. */
+  path = media_path (self, hash);
+  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode) || (gint64) st.st_size != size)
+    return TRUE;
+  relative = g_build_filename (COMPANION_MIRROR_STORE_MEDIA_DIR, hash, NULL);
+  if (!set_media_state (self, hash, COMPANION_MEDIA_STATE_COMPLETE, (guint64) size, relative, error))
+    return FALSE;
+  if (complete_out != NULL)
+    *complete_out = TRUE;
+  return TRUE;
+}
+
 gboolean
 companion_mirror_store_outbox_add (CompanionMirrorStore  *self,
                                    const char            *client_id,

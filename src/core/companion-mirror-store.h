@@ -229,6 +229,28 @@ char      *companion_mirror_store_get_media_path      (CompanionMirrorStore  *se
 gboolean   companion_mirror_store_verify_media_files  (CompanionMirrorStore  *self,
                                                        GError               **error);
 
+/* Copies STREAM into STATE_DIR/media/HASH, named by the BLAKE2b-256 of its
+ * bytes, for a file the desktop sends, and returns HASH (its size in
+ * SIZE_OUT). No media record is needed or made: the phone's change brings
+ * it, and adopt_media_file then finds the file. A stream longer than
+ * MAX_SIZE is refused (COMPANION_MIRROR_STORE_ERROR_INVALID) and nothing is
+ * kept. It touches no database, so it may run on a worker thread while the
+ * store is used on another. */
+char      *companion_mirror_store_import_media_file   (CompanionMirrorStore  *self,
+                                                       GInputStream          *stream,
+                                                       guint64                max_size,
+                                                       guint64               *size_out,
+                                                       GCancellable          *cancellable,
+                                                       GError               **error);
+/* Marks the media record HASH complete when its file is already in the
+ * media folder with the record's size (a file the desktop sent), so it is
+ * not downloaded again. COMPLETE_OUT (may be NULL): whether it is complete
+ * now. FALSE with ERROR when the mirror has no such record. */
+gboolean   companion_mirror_store_adopt_media_file    (CompanionMirrorStore  *self,
+                                                       const char            *hash,
+                                                       gboolean              *complete_out,
+                                                       GError               **error);
+
 /* Outbox: commands for the phone, kept until the phone's change confirms them. */
 
 /* Adding the same CLIENT_ID with the same command again does nothing; with

@@ -1205,6 +1205,63 @@ companion_phone_store_get_media_path (CompanionPhoneStore *self,
   return g_build_filename (self->media_dir, hash, NULL);
 }
 
+gboolean
+companion_phone_store_keep_media_file (CompanionPhoneStore *self,
+                                       const char          *path,
+                                       const char          *hash,
+                                       GError             **error)
+{
+  guint8 digest[HASH_SIZE];
+  g_autofree char *hex = NULL;
+  g_autofree char *final_path = NULL;
+
+  g_return_val_if_fail (COMPANION_IS_PHONE_STORE (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!is_hash (hash))
+    {
+      g_unlink (path);
+      g_set_error (error, COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_MEDIA,
+                   "“%.80s” is not a media hash (64 lowercase hex digits)", hash);
+      return FALSE;
+    }
+  if (!hash_file (path, digest, NULL, error))
+    {
+      g_unlink (path);
+      return FALSE;
+    }
+  hex = hash_to_hex (digest);
+  if (!g_str_equal (hex, hash))
+    {
+      g_unlink (path);
+      g_set_error (error, COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_MEDIA,
+                   "its bytes hash to %s, not %s", hex, hash);
+      return FALSE;
+    }
+  final_path = g_build_filename (self->media_dir, hash, NULL);
+  if (g_rename (path, final_path) != 0)
+    {
+      int saved = errno;
+      g_unlink (path);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "Cannot store media %s: %s", hash, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+companion_phone_store_has_media (CompanionPhoneStore *self,
+                                 const char          *hash,
+                                 GError             **error)
+{
+  g_return_val_if_fail (COMPANION_IS_PHONE_STORE (self), -1);
+
+  if (!is_hash (hash))
+    return 0;
+  return exists (self, S_MEDIA_EXISTS, hash, NULL, error);
+}
+
 guint64
 companion_phone_store_get_last_seq (CompanionPhoneStore *self)
 {

@@ -66,6 +66,18 @@ char                *companion_phone_store_add_media_bytes (CompanionPhoneStore 
 char                *companion_phone_store_get_media_path (CompanionPhoneStore  *self,
                                                            const char           *hash);
 
+/* Keeps PATH, a complete file inside the media folder, as media/HASH when
+ * its bytes hash (BLAKE2b-256) to HASH; otherwise, or on any error, PATH is
+ * removed and COMPANION_PHONE_STORE_ERROR_MEDIA names the hash it has. */
+gboolean             companion_phone_store_keep_media_file (CompanionPhoneStore *self,
+                                                            const char          *path,
+                                                            const char          *hash,
+                                                            GError             **error);
+/* Whether the store holds a media record HASH: 1 yes, 0 no, -1 on error. */
+int                  companion_phone_store_has_media      (CompanionPhoneStore  *self,
+                                                           const char           *hash,
+                                                           GError              **error);
+
 /* The change log. */
 guint64              companion_phone_store_get_last_seq   (CompanionPhoneStore  *self);
 /* At most LIMIT changes with seq > SEQ, oldest first (CompanionChange). */

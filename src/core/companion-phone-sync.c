@@ -7,6 +7,7 @@
 #include "companion-phone-sync.h"
 #include "companion-record.h"
 #include "companion-sync-protocol.h"
+#include "companion-upload-receiver.h"
 
 typedef enum
 {
@@ -27,6 +28,8 @@ struct _CompanionPhoneSync
   CompanionPhoneClient *client;
   CompanionPhoneStore  *store;
   CompanionPhoneEvents *events;        /* carries out the desktop's commands */
+  CompanionUploadReceiver *uploads;    /* files that come with commands */
+  GHashTable           *waiting;       /* client id → command record waiting for its file */
 
   Phase                 phase;
   guint64               snapshot_seq;  /* the log position the snapshot shows */
@@ -395,34 +398,18 @@ copy_member (JsonObject  *from,
   json_object_set_member (user_data, name, json_node_copy (node));
 }
 
-/* A command from the desktop is one of our own events; a repeat of one
- * already carried out (same client id) changes nothing and is acknowledged
- * again, so the desktop may resend freely. */
+/* Carries out a checked command RECORD and answers it. */
 static void
-on_command (CompanionPhoneClient *client,
-            const char           *type,
-            JsonObject           *record,
-            CompanionPhoneSync   *self)
+carry_out (CompanionPhoneSync *self,
+           const char         *client_id,
+           JsonObject         *record)
 {
-  static const char * const allowed[] = { "message-out", "read", "react", "delete", "edit", NULL };
-  g_autoptr(JsonObject) fields = NULL;
+  g_autoptr(JsonObject) fields = json_object_new ();
   g_autoptr(GError) error = NULL;
-  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
-  const char *event = json_object_get_string_member_with_default (record, "event", NULL);
-  JsonNode *fields_node = json_object_get_member (record, "fields");
-
-  if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))
-    return;
-  if (event == NULL || !g_strv_contains (allowed, event) ||
-      fields_node == NULL || !JSON_NODE_HOLDS_OBJECT (fields_node))
-    {
-      reply (self, "command-error", client_id, "not a command the desktop may give");
-      return;
-    }
+  const char *event = json_object_get_string_member (record, "event");
 
   /* Records arrive sealed: the id goes into a copy. */
-  fields = json_object_new ();
-  json_object_foreach_member (json_node_get_object (fields_node), copy_member, fields);
+  json_object_foreach_member (json_object_get_object_member (record, "fields"), copy_member, fields);
   if (g_str_equal (event, "message-out"))
     json_object_set_string_member (fields, "id", client_id);
 
@@ -436,9 +423,166 @@ on_command (CompanionPhoneClient *client,
   companion_phone_sync_changes_added (self);
 }
 
+/* The file of an upload command is in the media folder: its media record
+ * goes into the store (once), then the message. */
+static void
+carry_out_upload (CompanionPhoneSync *self,
+                  const char         *client_id,
+                  JsonObject         *record)
+{
+  JsonObject *media = json_object_get_object_member (record, "upload");
+  g_autoptr(GError) error = NULL;
+  int known = companion_phone_store_has_media (self->store, json_object_get_string_member (media, "hash"),
+                                               &error);
+
+  if (known == 0)
+    {
+      g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_change_free);
+
+      g_ptr_array_add (changes, companion_change_new_upsert (0, COMPANION_ENTITY_MEDIA, media));
+      companion_phone_store_apply (self->store, changes, &error);
+    }
+  if (error != NULL)
+    {
+      reply (self, "command-error", client_id, error->message);
+      return;
+    }
+  carry_out (self, client_id, record);
+}
+
+/* A message-out whose media comes with it ("upload", its media record):
+ * carried out at once when the phone has the file, else once the file has
+ * come from the desktop and verified. */
+static void
+receive_upload (CompanionPhoneSync *self,
+                const char         *client_id,
+                JsonObject         *record)
+{
+  JsonNode *upload = json_object_get_member (record, "upload");
+  JsonObject *fields = json_object_get_object_member (record, "fields");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  JsonObject *media;
+  const char *hash;
+
+  if (!g_str_equal (json_object_get_string_member (record, "event"), "message-out") ||
+      !JSON_NODE_HOLDS_OBJECT (upload))
+    {
+      reply (self, "command-error", client_id, "a file comes only with a message-out, as a media record");
+      return;
+    }
+  media = json_node_get_object (upload);
+  if (!companion_record_validate (COMPANION_ENTITY_MEDIA, media, &error))
+    {
+      reply (self, "command-error", client_id, error->message);
+      return;
+    }
+  hash = json_object_get_string_member (media, "hash");
+  if (g_strcmp0 (json_object_get_string_member_with_default (fields, "media", NULL), hash) != 0)
+    {
+      reply (self, "command-error", client_id, "the message's “media” is not the file that comes with it");
+      return;
+    }
+  path = companion_phone_store_get_media_path (self->store, hash);
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      carry_out_upload (self, client_id, record);
+      return;
+    }
+  g_hash_table_replace (self->waiting, g_strdup (client_id), json_object_ref (record));
+  if (!companion_upload_receiver_fetch (self->uploads, client_id, hash,
+                                        (guint64) json_object_get_int_member (media, "size"), &error))
+    {
+      g_hash_table_remove (self->waiting, client_id);
+      reply (self, "command-error", client_id, error->message);
+    }
+}
+
+/* Every command waiting for HASH, carried out (ERROR NULL) or refused. */
+static void
+finish_waiting (CompanionPhoneSync *self,
+                const char         *hash,
+                GError             *error)
+{
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->waiting);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      JsonObject *media = json_object_get_object_member (value, "upload");
+
+      if (g_str_equal (json_object_get_string_member (media, "hash"), hash))
+        g_ptr_array_add (done, g_strdup (key));
+    }
+  for (guint i = 0; i < done->len; i++)
+    {
+      const char *client_id = g_ptr_array_index (done, i);
+      g_autoptr(JsonObject) record = json_object_ref (g_hash_table_lookup (self->waiting, client_id));
+
+      g_hash_table_remove (self->waiting, client_id);
+      if (error == NULL)
+        carry_out_upload (self, client_id, record);
+      else
+        reply (self, "command-error", client_id, error->message);
+    }
+}
+
+static void
+on_upload_complete (CompanionUploadReceiver *uploads,
+                    const char              *hash,
+                    CompanionPhoneSync      *self)
+{
+  finish_waiting (self, hash, NULL);
+}
+
+static void
+on_upload_failed (CompanionUploadReceiver *uploads,
+                  const char              *hash,
+                  GError                  *error,
+                  CompanionPhoneSync      *self)
+{
+  g_message ("%s", error->message);
+  finish_waiting (self, hash, error);
+}
+
+/* A command from the desktop is one of our own events; a repeat of one
+ * already carried out (same client id) changes nothing and is acknowledged
+ * again, so the desktop may resend freely. */
+static void
+on_command (CompanionPhoneClient *client,
+            const char           *type,
+            JsonObject           *record,
+            CompanionPhoneSync   *self)
+{
+  static const char * const allowed[] = { "message-out", "read", "react", "delete", "edit", NULL };
+  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
+  const char *event = json_object_get_string_member_with_default (record, "event", NULL);
+  JsonNode *fields_node = json_object_get_member (record, "fields");
+
+  if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))
+    return;
+  if (event == NULL || !g_strv_contains (allowed, event) ||
+      fields_node == NULL || !JSON_NODE_HOLDS_OBJECT (fields_node))
+    {
+      reply (self, "command-error", client_id, "not a command the desktop may give");
+      return;
+    }
+
+  if (json_object_has_member (record, "upload"))
+    {
+      receive_upload (self, client_id, record);
+      return;
+    }
+  carry_out (self, client_id, record);
+}
+
 static void
 on_disconnected (CompanionPhoneSync *self)
 {
+  /* The desktop sends its waiting commands again at the next session. */
+  g_hash_table_remove_all (self->waiting);
   self->phase = PHASE_IDLE;
   self->in_flight = 0;
   clear_pending (self);
@@ -462,6 +606,9 @@ companion_phone_sync_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
   g_clear_object (&self->events);
+  if (self->uploads != NULL)
+    g_signal_handlers_disconnect_by_data (self->uploads, self);
+  g_clear_object (&self->uploads);
   g_clear_object (&self->store);
   clear_pending (self);
 
@@ -475,6 +622,7 @@ companion_phone_sync_finalize (GObject *object)
 
   g_free (self->after_key);
   g_clear_pointer (&self->previews, g_ptr_array_unref);
+  g_clear_pointer (&self->waiting, g_hash_table_unref);
 
   G_OBJECT_CLASS (companion_phone_sync_parent_class)->finalize (object);
 }
@@ -496,6 +644,7 @@ companion_phone_sync_init (CompanionPhoneSync *self)
 {
   g_queue_init (&self->pending);
   self->before_time = G_MAXINT64;
+  self->waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_object_unref);
 }
 
 CompanionPhoneSync *
@@ -518,6 +667,9 @@ companion_phone_sync_new (CompanionPhoneClient *client,
   g_signal_connect (client, "session-record::ack", G_CALLBACK (on_ack), self);
   if (self->events != NULL)
     g_signal_connect (client, "session-record::command", G_CALLBACK (on_command), self);
+  self->uploads = companion_upload_receiver_new (client, store);
+  g_signal_connect (self->uploads, "complete", G_CALLBACK (on_upload_complete), self);
+  g_signal_connect (self->uploads, "failed", G_CALLBACK (on_upload_failed), self);
   g_signal_connect_swapped (client, "disconnected", G_CALLBACK (on_disconnected), self);
   return self;
 }
