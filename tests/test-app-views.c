@@ -207,6 +207,22 @@ row_header (GtkListBox *list,
   return header != NULL ? gtk_label_get_label (GTK_LABEL (header)) : NULL;
 }
 
+/* The calls view of MIRROR in a window, once its first page is shown. */
+static GtkWindow *
+show_calls (Mirror              *mirror,
+            CompanionCallsView **view_out,
+            guint               *loaded)
+{
+  GtkWindow *window;
+
+  mirror_ready (mirror);
+  *view_out = companion_calls_view_new (mirror->reader);
+  g_signal_connect_swapped (*view_out, "loaded", G_CALLBACK (on_signal_count), loaded);
+  window = show_in_window (GTK_WIDGET (*view_out));
+  WAIT_FOR (*loaded >= 1);
+  return window;
+}
+
 static void
 test_calls_groups_and_rows (void)
 {
@@ -230,12 +246,7 @@ test_calls_groups_and_rows (void)
   add_call (mirror->store, "call-old", g_date_time_to_unix (old) * 1000,
             "\"kind\":\"video\",\"direction\":\"incoming\",\"missed\":false,\"duration_s\":3720,"
             "\"participants\":[\"c-ana\"]");
-  mirror_ready (mirror);
-
-  view = companion_calls_view_new (mirror->reader);
-  g_signal_connect_swapped (view, "loaded", G_CALLBACK (on_signal_count), &loaded);
-  window = show_in_window (GTK_WIDGET (view));
-  WAIT_FOR (loaded >= 1);
+  window = show_calls (mirror, &view, &loaded);
   list = find_widget (GTK_WIDGET (view), GTK_TYPE_LIST_BOX);
 
   g_assert_null (gtk_list_box_get_row_at_index (list, 4));
@@ -294,12 +305,7 @@ test_calls_pages (void)
                 "\"kind\":\"voice\",\"direction\":\"outgoing\",\"missed\":false,\"duration_s\":5,"
                 "\"participants\":[\"c-ana\"]");
     }
-  mirror_ready (mirror);
-
-  view = companion_calls_view_new (mirror->reader);
-  g_signal_connect_swapped (view, "loaded", G_CALLBACK (on_signal_count), &loaded);
-  window = show_in_window (GTK_WIDGET (view));
-  WAIT_FOR (loaded >= 1);
+  window = show_calls (mirror, &view, &loaded);
   list = find_widget (GTK_WIDGET (view), GTK_TYPE_LIST_BOX);
   scroller = find_widget (GTK_WIDGET (view), GTK_TYPE_SCROLLED_WINDOW);
   adjustment = gtk_scrolled_window_get_vadjustment (scroller);
@@ -494,24 +500,6 @@ test_search_stale_query (void)
 
 /* ---- a desktop with a paired phone ----------------------------------------------- */
 
-static guint16
-free_port (void)
-{
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (socket, any, TRUE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 typedef struct
 {
   char                   *dir;
@@ -527,7 +515,7 @@ linked_new (const char *fixture)
 {
   Linked *linked = g_new0 (Linked, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, free_port ());
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, test_util_free_port ());
   g_autoptr(CompanionQrCode) code = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *desk = NULL;
