@@ -254,12 +254,26 @@ on_show_calls (GSimpleAction *action,
     companion_window_show_sidebar_view (window, "calls");
 }
 
+/* Searches every chat for the text given, from outside the window (a
+ * desktop search, or a script). */
+static void
+on_search (GSimpleAction *action,
+           GVariant      *parameter,
+           gpointer       user_data)
+{
+  CompanionWindow *window = present_main_window (user_data);
+
+  if (window != NULL)
+    companion_window_search (window, g_variant_get_string (parameter, NULL));
+}
+
 static const GActionEntry app_actions[] = {
   { .name = "quit", .activate = on_quit },
   { .name = "about", .activate = on_about },
   { .name = "preferences", .activate = on_preferences },
   { .name = "open-chat", .activate = on_open_chat, .parameter_type = "s" },
   { .name = "show-calls", .activate = on_show_calls },
+  { .name = "search", .activate = on_search, .parameter_type = "s" },
 };
 
 /* Accelerators, action first; the shortcuts window (gtk/help-overlay.ui)

@@ -89,7 +89,8 @@ describe_paired_since (CompanionPreferencesWindow *self)
   when = since > 0 ? g_date_time_new_from_unix_local (since) : NULL;
   if (when == NULL)
     return g_strdup (_("Unknown"));
-  return g_date_time_format (when, "%x %X");
+  /* Translators: when the phone was linked, see strftime(3); e.g. "3 March 2025, 14:05" */
+  return g_date_time_format (when, _("%-d %B %Y, %H:%M"));
 }
 
 static void

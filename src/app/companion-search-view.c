@@ -454,3 +454,13 @@ companion_search_view_focus_entry (CompanionSearchView *self)
   gtk_widget_grab_focus (GTK_WIDGET (self->entry));
   gtk_editable_select_region (GTK_EDITABLE (self->entry), 0, -1);
 }
+
+void
+companion_search_view_set_text (CompanionSearchView *self,
+                                const char          *text)
+{
+  g_return_if_fail (COMPANION_IS_SEARCH_VIEW (self));
+  g_return_if_fail (text != NULL);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->entry), text);
+}

@@ -20,4 +20,8 @@ CompanionSearchView *companion_search_view_new         (CompanionMirrorReader *r
 /* Puts the keyboard focus in the search entry, its text selected. */
 void                 companion_search_view_focus_entry (CompanionSearchView   *self);
 
+/* Searches for TEXT as if it had been typed. */
+void                 companion_search_view_set_text    (CompanionSearchView   *self,
+                                                        const char            *text);
+
 G_END_DECLS

@@ -797,3 +797,14 @@ companion_window_show_sidebar_view (CompanionWindow *self,
   adw_view_stack_set_visible_child_name (self->sidebar_stack, name);
   adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
 }
+
+void
+companion_window_search (CompanionWindow *self,
+                         const char      *text)
+{
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+  g_return_if_fail (text != NULL);
+
+  companion_window_show_sidebar_view (self, "search");
+  companion_search_view_set_text (self->search_view, text);
+}

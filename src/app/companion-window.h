@@ -38,6 +38,9 @@ void                       companion_window_open_chat          (CompanionWindow 
 void                       companion_window_open_chat_id       (CompanionWindow *self,
                                                                 const char      *chat_id,
                                                                 const char      *message_id);
+/* Shows the search beside the chats, searching for TEXT. */
+void                       companion_window_search             (CompanionWindow *self,
+                                                                const char      *text);
 /* Shows the sidebar's "chats", "calls" or "search" view. */
 void                       companion_window_show_sidebar_view  (CompanionWindow *self,
                                                                 const char      *name);
