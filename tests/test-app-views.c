@@ -5,6 +5,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "companion-about.h"
+#include "companion-application.h"
 #include "companion-calls-view.h"
 #include "companion-core.h"
 #include "companion-desktop-sync.h"
@@ -994,6 +996,61 @@ test_notifier_incoming (void)
   g_ptr_array_unref (notifications.received);
 }
 
+/* ---- application ------------------------------------------------------------------ */
+
+static void
+test_application_actions (void)
+{
+  g_autoptr(CompanionApplication) application = companion_application_new ();
+  g_autoptr(GtkBuilder) builder = NULL;
+  g_autoptr(GError) error = NULL;
+  const struct { const char *action; const char *accel; } accels[] = {
+    { "app.quit", "<Control>q" },
+    { "app.preferences", "<Control>comma" },
+    { "window.close", "<Control>w" },
+    { "win.search", "<Control>f" },
+  };
+  GtkWindow *about;
+  char *version = NULL;
+  char *notes = NULL;
+
+  /* Registering runs startup: the actions and their accelerators. */
+  g_application_set_flags (G_APPLICATION (application), G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (application), NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
+    {
+      g_auto(GStrv) set = gtk_application_get_accels_for_action (GTK_APPLICATION (application), accels[i].action);
+
+      g_assert_cmpstr (set[0], ==, accels[i].accel);
+    }
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (application), "open-chat"));
+  g_assert_true (g_variant_type_equal (g_action_group_get_action_parameter_type (G_ACTION_GROUP (application), "open-chat"),
+                                       G_VARIANT_TYPE_STRING));
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (application), "show-calls"));
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (application), "search"));
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (application), "about"));
+
+  /* The shortcuts window lists what the accelerators do. */
+  builder = gtk_builder_new_from_resource (APP_RESOURCE_PATH "/gtk/help-overlay.ui");
+  g_assert_true (GTK_IS_SHORTCUTS_WINDOW (gtk_builder_get_object (builder, "help_overlay")));
+
+  /* The About window is filled from the bundled metainfo. */
+  about = companion_about_window_new (NULL);
+  g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (about)), ==, "Companion");
+  g_assert_cmpstr (adw_about_window_get_comments (ADW_ABOUT_WINDOW (about)), ==, "Your phone’s chats on your desktop");
+  g_assert_cmpstr (adw_about_window_get_issue_url (ADW_ABOUT_WINDOW (about)), ==,
+                   "https://github.com/companiondesk/companion/issues");
+  g_object_get (about, "release-notes-version", &version, "release-notes", &notes, NULL);
+  /* The newest release's notes, as AppStream markup. */
+  g_assert_true (version != NULL && g_ascii_isdigit (version[0]));
+  g_assert_true (g_str_has_prefix (notes, "<p>") || g_str_has_prefix (notes, "<ul>"));
+  g_assert_nonnull (strstr (notes, "</li>"));
+  g_free (version);
+  g_free (notes);
+  gtk_window_destroy (about);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1031,6 +1088,7 @@ main (int   argc,
   g_test_add_func ("/preferences/unlink", test_preferences_unlink);
   g_test_add_func ("/window/search-opens-chat", test_window_search_opens_chat);
   g_test_add_func ("/notifier/incoming", test_notifier_incoming);
+  g_test_add_func ("/application/actions", test_application_actions);
 
   status = g_test_run ();
   test_util_remove_tree (home);

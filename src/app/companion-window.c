@@ -775,7 +775,10 @@ companion_window_open_chat_id (CompanionWindow *self,
       g_autoptr(CompanionChatItem) at = g_list_model_get_item (chats, i);
 
       if (at == item)
-        companion_window_open_chat (self, i);
+        {
+          companion_window_open_chat (self, i);
+          break;
+        }
     }
 
   stop_revealing (self);
