@@ -826,6 +826,15 @@ test_window_search_opens_chat (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.search", NULL));
   search = find_widget (GTK_WIDGET (window), COMPANION_TYPE_SEARCH_VIEW);
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (search)));
+  {
+    g_autoptr(GPtrArray) titles = g_ptr_array_new ();
+    gboolean named = FALSE;
+
+    collect_widgets (GTK_WIDGET (window), ADW_TYPE_WINDOW_TITLE, titles);
+    for (guint i = 0; i < titles->len; i++)
+      named |= g_strcmp0 (adw_window_title_get_title (g_ptr_array_index (titles, i)), "Search") == 0;
+    g_assert_true (named);
+  }
   g_signal_connect (search, "searched", G_CALLBACK (on_searched), &seen);
   type_query (search, "puesta");
   WAIT_FOR (seen.queries->len == 1);

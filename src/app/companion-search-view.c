@@ -134,8 +134,10 @@ create_row (CompanionSearchView      *self,
 {
   const char *chat = companion_name_cache_get_chat_title (self->names, hit->chat_id);
   g_autofree char *time = describe_time (json_object_get_int_member (message, "time"));
-  g_autofree char *markup = snippet_to_markup (hit->snippet);
-  g_autofree char *text = snippet_to_text (hit->snippet);
+  /* A result shows the words around the match on one or two lines. */
+  g_autofree char *flat = g_strdelimit (g_strdup (hit->snippet), "\n\r\t", ' ');
+  g_autofree char *markup = snippet_to_markup (flat);
+  g_autofree char *text = snippet_to_text (flat);
   g_autofree char *description = NULL;
   GtkWidget *row, *box, *top, *chat_label, *time_label, *snippet_label;
 

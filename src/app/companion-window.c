@@ -531,6 +531,19 @@ show_search (GtkWidget  *widget,
   companion_search_view_focus_entry (self->search_view);
 }
 
+/* The sidebar's title names the view it shows. */
+static void
+on_sidebar_view_changed (CompanionWindow *self)
+{
+  GtkWidget *header = gtk_widget_get_first_child (gtk_widget_get_parent (GTK_WIDGET (self->sidebar_stack)));
+  GtkWidget *title = adw_header_bar_get_title_widget (ADW_HEADER_BAR (header));
+  GtkWidget *visible = adw_view_stack_get_visible_child (self->sidebar_stack);
+
+  if (ADW_IS_WINDOW_TITLE (title) && visible != NULL)
+    adw_window_title_set_title (ADW_WINDOW_TITLE (title),
+                                adw_view_stack_page_get_title (adw_view_stack_get_page (self->sidebar_stack, visible)));
+}
+
 /* The chat list's scroller becomes the first page of a view stack, with
  * the call log and search beside it and a switcher below. */
 static void
@@ -569,6 +582,9 @@ add_sidebar_views (CompanionWindow *self)
 
   g_signal_connect_object (companion_engine_get_sync (self->engine), "changes-applied",
                            G_CALLBACK (on_changes_applied), self, G_CONNECT_SWAPPED);
+  g_assert (ADW_IS_HEADER_BAR (gtk_widget_get_first_child (sidebar)));
+  g_signal_connect_object (self->sidebar_stack, "notify::visible-child", G_CALLBACK (on_sidebar_view_changed),
+                           self, G_CONNECT_SWAPPED);
 }
 
 static void
