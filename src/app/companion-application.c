@@ -5,11 +5,14 @@
 
 #include <glib/gi18n.h>
 
+#include "companion-about.h"
 #include "companion-application.h"
 #include "companion-desktop-server.h"
 #include "companion-engine.h"
 #include "companion-failure-window.h"
 #include "companion-network.h"
+#include "companion-notifier.h"
+#include "companion-preferences-window.h"
 #include "companion-secret-key-store.h"
 #include "companion-settings.h"
 #include "companion-state-dir.h"
@@ -24,6 +27,7 @@ struct _CompanionApplication
   GInetSocketAddress     *listen_address;
   CompanionDesktopServer *server;
   CompanionEngine        *engine;
+  CompanionNotifier      *notifier;
   char                   *key_store_warning;
   GError                 *start_error;
 };
@@ -102,6 +106,12 @@ start_engine (CompanionApplication *self)
       self->start_error = g_steal_pointer (&error);
       return;
     }
+  {
+    g_autoptr(GSettings) settings = companion_settings_new_if_installed ();
+
+    self->notifier = companion_notifier_new (G_APPLICATION (self), companion_engine_get_sync (self->engine),
+                                             companion_engine_get_reader (self->engine), settings);
+  }
   self->server = g_steal_pointer (&server);
 }
 
@@ -185,41 +195,109 @@ on_about (GSimpleAction *action,
           GVariant      *parameter,
           gpointer       user_data)
 {
-  GtkApplication *application = GTK_APPLICATION (user_data);
-  const char *developers[] = { "Companion developers", NULL };
-  GtkWidget *about;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
 
-  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
-                        "transient-for", gtk_application_get_active_window (application),
-                        "application-icon", APP_ID,
-                        "application-name", _("Companion"),
-                        "developer-name", _("Companion developers"),
-                        "version", PACKAGE_VERSION,
-                        "website", "https://github.com/companiondesk/companion",
-                        "issue-url", "https://github.com/companiondesk/companion/issues",
-                        "license-type", GTK_LICENSE_GPL_3_0,
-                        "developers", developers,
-                        /* Translators: replace with your names, one per line */
-                        "translator-credits", _("translator-credits"),
-                        NULL);
-  gtk_window_present (GTK_WINDOW (about));
+  gtk_window_present (companion_about_window_new (parent));
+}
+
+static void
+on_preferences (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  CompanionApplication *self = COMPANION_APPLICATION (user_data);
+  g_autoptr(GSettings) settings = companion_settings_new_if_installed ();
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  CompanionPreferencesWindow *preferences;
+
+  /* Without the schema or the engine there is nothing to edit. */
+  if (settings == NULL || self->server == NULL)
+    return;
+  preferences = companion_preferences_window_new (parent, settings, self->server, self->state_dir);
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
+/* The main window, opened if needed: notifications activate the app
+ * without a window when it was closed. */
+static CompanionWindow *
+present_main_window (CompanionApplication *self)
+{
+  GtkWindow *window;
+
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  return COMPANION_IS_WINDOW (window) ? COMPANION_WINDOW (window) : NULL;
+}
+
+static void
+on_open_chat (GSimpleAction *action,
+              GVariant      *parameter,
+              gpointer       user_data)
+{
+  CompanionWindow *window = present_main_window (user_data);
+
+  if (window != NULL)
+    {
+      companion_window_show_sidebar_view (window, "chats");
+      companion_window_open_chat_id (window, g_variant_get_string (parameter, NULL), NULL);
+    }
+}
+
+static void
+on_show_calls (GSimpleAction *action,
+               GVariant      *parameter,
+               gpointer       user_data)
+{
+  CompanionWindow *window = present_main_window (user_data);
+
+  if (window != NULL)
+    companion_window_show_sidebar_view (window, "calls");
+}
+
+/* Searches every chat for the text given, from outside the window (a
+ * desktop search, or a script). */
+static void
+on_search (GSimpleAction *action,
+           GVariant      *parameter,
+           gpointer       user_data)
+{
+  CompanionWindow *window = present_main_window (user_data);
+
+  if (window != NULL)
+    companion_window_search (window, g_variant_get_string (parameter, NULL));
 }
 
 static const GActionEntry app_actions[] = {
   { .name = "quit", .activate = on_quit },
   { .name = "about", .activate = on_about },
+  { .name = "preferences", .activate = on_preferences },
+  { .name = "open-chat", .activate = on_open_chat, .parameter_type = "s" },
+  { .name = "show-calls", .activate = on_show_calls },
+  { .name = "search", .activate = on_search, .parameter_type = "s" },
+};
+
+/* Accelerators, action first; the shortcuts window (gtk/help-overlay.ui)
+ * lists the same. */
+static const struct {
+  const char *action;
+  const char *accels[2];
+} app_accels[] = {
+  { "app.quit", { "<Control>q", NULL } },
+  { "app.preferences", { "<Control>comma", NULL } },
+  { "window.close", { "<Control>w", NULL } },
+  { "win.search", { "<Control>f", NULL } },
 };
 
 static void
 companion_application_startup (GApplication *application)
 {
-  static const char *quit_accels[] = { "<Control>q", NULL };
-
   G_APPLICATION_CLASS (companion_application_parent_class)->startup (application);
 
   g_action_map_add_action_entries (G_ACTION_MAP (application), app_actions,
                                    G_N_ELEMENTS (app_actions), application);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "app.quit", quit_accels);
+  for (guint i = 0; i < G_N_ELEMENTS (app_accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (application), app_accels[i].action,
+                                           app_accels[i].accels);
 }
 
 static void
@@ -231,6 +309,7 @@ companion_application_finalize (GObject *object)
   g_clear_pointer (&self->key_store_warning, g_free);
   g_clear_error (&self->start_error);
   g_clear_object (&self->listen_address);
+  g_clear_object (&self->notifier);
   g_clear_object (&self->engine);
   g_clear_object (&self->server);
 

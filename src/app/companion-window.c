@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "companion-calls-view.h"
 #include "companion-chat-list.h"
 #include "companion-chat-row.h"
 #include "companion-conversation-view.h"
@@ -15,6 +16,9 @@
 #include "companion-pairing-payload.h"
 #include "companion-qr-code.h"
 #include "companion-qr-view.h"
+#include "companion-record.h"
+#include "companion-search-view.h"
+#include "companion-unlink-dialog.h"
 #include "companion-window.h"
 
 struct _CompanionWindow
@@ -30,6 +34,13 @@ struct _CompanionWindow
   guint                   reload_id;
   gint64                  disconnected_at; /* real time, µs; 0 when never */
   guint64                 synced_records;  /* of the first sync, so far */
+  AdwViewStack           *sidebar_stack;   /* chats, calls, search */
+  CompanionCallsView     *calls_view;
+  CompanionSearchView    *search_view;
+  CompanionMessageList   *revealing;       /* where reveal_id is looked for */
+  char                   *reveal_id;       /* a message to scroll to */
+  char                   *pending_chat_id; /* to open once the chat list has it */
+  char                   *pending_message_id;
 
   /* Template children */
   AdwToastOverlay        *toast_overlay;
@@ -264,44 +275,15 @@ on_attempt_failed (CompanionWindow *self,
 }
 
 static void
-on_unlink_response (AdwMessageDialog *dialog,
-                    const char       *response,
-                    CompanionWindow  *self)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (g_strcmp0 (response, "unlink") != 0)
-    return;
-  if (!companion_desktop_server_unlink (self->server, &error))
-    companion_window_show_error (self, error->message);
-}
-
-static void
 unlink_phone (GtkWidget  *widget,
               const char *action_name,
               GVariant   *parameter)
 {
   CompanionWindow *self = COMPANION_WINDOW (widget);
-  const char *phone = companion_desktop_server_get_phone_name (self->server);
-  g_autofree char *body = NULL;
-  GtkWidget *dialog;
+  CompanionUnlinkDialog *dialog = companion_unlink_dialog_new (GTK_WINDOW (self), self->server);
 
-  if (phone == NULL)
-    return;
-  /* Translators: %s is the phone's name */
-  body = g_strdup_printf (_("%s will no longer mirror its chats here, and can link again only by "
-                            "scanning a new code."), phone);
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Unlink Phone?"), body);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "unlink", _("_Unlink"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "unlink",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (on_unlink_response), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+  if (dialog != NULL)
+    gtk_window_present (GTK_WINDOW (dialog));
 }
 
 /* Chat list. */
@@ -350,7 +332,16 @@ static void
 on_chats_loaded (CompanionWindow *self)
 {
   CompanionConversationView *view = COMPANION_CONVERSATION_VIEW (self->conversation);
-  CompanionChatItem *shown = companion_conversation_view_get_chat (view);
+  CompanionChatItem *shown;
+
+  if (self->pending_chat_id != NULL && companion_chat_list_find (self->chats, self->pending_chat_id) != NULL)
+    {
+      g_autofree char *chat_id = g_steal_pointer (&self->pending_chat_id);
+      g_autofree char *message_id = g_steal_pointer (&self->pending_message_id);
+
+      companion_window_open_chat_id (self, chat_id, message_id);
+    }
+  shown = companion_conversation_view_get_chat (view);
 
   /* The chat shown may have moved, or gone with a delete on the phone. */
   if (shown == NULL)
@@ -461,6 +452,141 @@ show_chats (GtkWidget  *widget,
   adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
 }
 
+/* Calls and search: the sidebar's other views. */
+
+static void
+stop_revealing (CompanionWindow *self)
+{
+  if (self->revealing != NULL)
+    g_signal_handlers_disconnect_by_data (self->revealing, self);
+  g_clear_object (&self->revealing);
+  g_clear_pointer (&self->reveal_id, g_free);
+}
+
+/* Scrolls to the message searched for once its page is read, reading older
+ * pages until it is there or the chat's start is reached. */
+static void
+on_reveal_loaded (CompanionWindow *self)
+{
+  CompanionMessageItem *item = companion_message_list_find (self->revealing, self->reveal_id);
+  GListModel *model = G_LIST_MODEL (self->revealing);
+
+  if (item == NULL)
+    {
+      if (companion_message_list_reached_start (self->revealing))
+        stop_revealing (self);
+      else
+        companion_message_list_load_older (self->revealing);
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(GObject) at = g_list_model_get_item (model, i);
+
+      if (at == (GObject *) item)
+        {
+          GtkListView *list = companion_conversation_view_get_list_view (COMPANION_CONVERSATION_VIEW (self->conversation));
+
+          gtk_widget_activate_action (GTK_WIDGET (list), "list.scroll-to-item", "u", i);
+          break;
+        }
+    }
+  stop_revealing (self);
+}
+
+static void
+on_open_message (CompanionWindow *self,
+                 const char      *chat_id,
+                 const char      *message_id)
+{
+  companion_window_open_chat_id (self, chat_id, message_id);
+}
+
+static void
+on_changes_applied (CompanionWindow *self,
+                    GPtrArray       *changes)
+{
+  for (guint i = 0; i < changes->len; i++)
+    {
+      CompanionChange *change = g_ptr_array_index (changes, i);
+
+      if (change->entity == COMPANION_ENTITY_CALL || change->entity == COMPANION_ENTITY_CONTACT)
+        {
+          companion_calls_view_reload (self->calls_view);
+          return;
+        }
+    }
+}
+
+static void
+show_search (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  CompanionWindow *self = COMPANION_WINDOW (widget);
+
+  if (!companion_desktop_server_is_paired (self->server))
+    return;
+  companion_window_show_sidebar_view (self, "search");
+  companion_search_view_focus_entry (self->search_view);
+}
+
+/* The sidebar's title names the view it shows. */
+static void
+on_sidebar_view_changed (CompanionWindow *self)
+{
+  GtkWidget *header = gtk_widget_get_first_child (gtk_widget_get_parent (GTK_WIDGET (self->sidebar_stack)));
+  GtkWidget *title = adw_header_bar_get_title_widget (ADW_HEADER_BAR (header));
+  GtkWidget *visible = adw_view_stack_get_visible_child (self->sidebar_stack);
+
+  if (ADW_IS_WINDOW_TITLE (title) && visible != NULL)
+    adw_window_title_set_title (ADW_WINDOW_TITLE (title),
+                                adw_view_stack_page_get_title (adw_view_stack_get_page (self->sidebar_stack, visible)));
+}
+
+/* The chat list's scroller becomes the first page of a view stack, with
+ * the call log and search beside it and a switcher below. */
+static void
+add_sidebar_views (CompanionWindow *self)
+{
+  GtkWidget *scroller = gtk_widget_get_parent (GTK_WIDGET (self->chat_list_view));
+  GtkWidget *sidebar = gtk_widget_get_parent (scroller);
+  CompanionMirrorReader *reader = companion_engine_get_reader (self->engine);
+  AdwViewStackPage *page;
+  GtkWidget *switcher;
+
+  g_assert (GTK_IS_SCROLLED_WINDOW (scroller));
+  self->sidebar_stack = ADW_VIEW_STACK (adw_view_stack_new ());
+  gtk_widget_set_vexpand (GTK_WIDGET (self->sidebar_stack), TRUE);
+  g_object_ref (scroller);
+  gtk_box_remove (GTK_BOX (sidebar), scroller);
+  page = adw_view_stack_add_titled (self->sidebar_stack, scroller, "chats", _("Chats"));
+  adw_view_stack_page_set_icon_name (page, "user-available-symbolic");
+  g_object_unref (scroller);
+
+  self->calls_view = companion_calls_view_new (reader);
+  page = adw_view_stack_add_titled (self->sidebar_stack, GTK_WIDGET (self->calls_view), "calls", _("Calls"));
+  adw_view_stack_page_set_icon_name (page, "call-start-symbolic");
+
+  self->search_view = companion_search_view_new (reader);
+  g_signal_connect_object (self->search_view, "open-message", G_CALLBACK (on_open_message), self,
+                           G_CONNECT_SWAPPED);
+  page = adw_view_stack_add_titled (self->sidebar_stack, GTK_WIDGET (self->search_view), "search", _("Search"));
+  adw_view_stack_page_set_icon_name (page, "system-search-symbolic");
+
+  switcher = adw_view_switcher_bar_new ();
+  adw_view_switcher_bar_set_stack (ADW_VIEW_SWITCHER_BAR (switcher), self->sidebar_stack);
+  adw_view_switcher_bar_set_reveal (ADW_VIEW_SWITCHER_BAR (switcher), TRUE);
+  gtk_box_append (GTK_BOX (sidebar), GTK_WIDGET (self->sidebar_stack));
+  gtk_box_append (GTK_BOX (sidebar), switcher);
+
+  g_signal_connect_object (companion_engine_get_sync (self->engine), "changes-applied",
+                           G_CALLBACK (on_changes_applied), self, G_CONNECT_SWAPPED);
+  g_assert (ADW_IS_HEADER_BAR (gtk_widget_get_first_child (sidebar)));
+  g_signal_connect_object (self->sidebar_stack, "notify::visible-child", G_CALLBACK (on_sidebar_view_changed),
+                           self, G_CONNECT_SWAPPED);
+}
+
 static void
 companion_window_dispose (GObject *object)
 {
@@ -468,6 +594,9 @@ companion_window_dispose (GObject *object)
 
   g_clear_handle_id (&self->countdown_id, g_source_remove);
   g_clear_handle_id (&self->reload_id, g_source_remove);
+  stop_revealing (self);
+  g_clear_pointer (&self->pending_chat_id, g_free);
+  g_clear_pointer (&self->pending_message_id, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), COMPANION_TYPE_WINDOW);
 
   g_clear_object (&self->chat_selection);
@@ -508,6 +637,7 @@ companion_window_class_init (CompanionWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.unlink-phone", NULL, unlink_phone);
   gtk_widget_class_install_action (widget_class, "win.show-chats", NULL, show_chats);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, show_search);
 }
 
 static void
@@ -561,6 +691,7 @@ companion_window_new (AdwApplication  *application,
   gtk_widget_set_hexpand (self->conversation, TRUE);
   gtk_box_append (self->conversation_slot, self->conversation);
   on_folded_changed (self);
+  add_sidebar_views (self);
 
   if (key_store_warning != NULL)
     {
@@ -629,4 +760,70 @@ companion_window_show_error (CompanionWindow *self,
   g_return_if_fail (COMPANION_IS_WINDOW (self));
 
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+void
+companion_window_open_chat_id (CompanionWindow *self,
+                               const char      *chat_id,
+                               const char      *message_id)
+{
+  CompanionChatItem *item;
+  GListModel *chats;
+
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+  g_return_if_fail (chat_id != NULL);
+
+  /* A chat the list has not read yet (a notification for a new chat)
+   * opens when it has. */
+  item = companion_chat_list_find (self->chats, chat_id);
+  g_clear_pointer (&self->pending_chat_id, g_free);
+  g_clear_pointer (&self->pending_message_id, g_free);
+  if (item == NULL)
+    {
+      self->pending_chat_id = g_strdup (chat_id);
+      self->pending_message_id = g_strdup (message_id);
+      companion_chat_list_reload (self->chats);
+      return;
+    }
+  chats = G_LIST_MODEL (self->chats);
+  for (guint i = 0; i < g_list_model_get_n_items (chats); i++)
+    {
+      g_autoptr(CompanionChatItem) at = g_list_model_get_item (chats, i);
+
+      if (at == item)
+        {
+          companion_window_open_chat (self, i);
+          break;
+        }
+    }
+
+  stop_revealing (self);
+  if (message_id == NULL)
+    return;
+  self->revealing = g_object_ref (companion_conversation_view_get_messages (COMPANION_CONVERSATION_VIEW (self->conversation)));
+  self->reveal_id = g_strdup (message_id);
+  g_signal_connect_object (self->revealing, "loaded", G_CALLBACK (on_reveal_loaded), self, G_CONNECT_SWAPPED);
+  if (companion_message_list_is_loaded (self->revealing))
+    on_reveal_loaded (self);
+}
+
+void
+companion_window_show_sidebar_view (CompanionWindow *self,
+                                    const char      *name)
+{
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->sidebar_stack, name);
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+void
+companion_window_search (CompanionWindow *self,
+                         const char      *text)
+{
+  g_return_if_fail (COMPANION_IS_WINDOW (self));
+  g_return_if_fail (text != NULL);
+
+  companion_window_show_sidebar_view (self, "search");
+  companion_search_view_set_text (self->search_view, text);
 }

@@ -33,4 +33,16 @@ const char                *companion_window_get_status         (CompanionWindow 
 void                       companion_window_open_chat          (CompanionWindow *self,
                                                                 guint            position);
 
+/* Shows the chat CHAT_ID and, when MESSAGE_ID is not NULL, scrolls to
+ * that message once it is read (for search results and notifications). */
+void                       companion_window_open_chat_id       (CompanionWindow *self,
+                                                                const char      *chat_id,
+                                                                const char      *message_id);
+/* Shows the search beside the chats, searching for TEXT. */
+void                       companion_window_search             (CompanionWindow *self,
+                                                                const char      *text);
+/* Shows the sidebar's "chats", "calls" or "search" view. */
+void                       companion_window_show_sidebar_view  (CompanionWindow *self,
+                                                                const char      *name);
+
 G_END_DECLS

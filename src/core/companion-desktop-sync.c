@@ -36,6 +36,7 @@ enum {
   SIGNAL_FAILED,
   SIGNAL_COMMAND_DONE,
   SIGNAL_COMMAND_FAILED,
+  SIGNAL_CHANGES_APPLIED,
   SIGNAL_UPLOAD_PROGRESS,
   N_SIGNALS
 };
@@ -379,6 +380,7 @@ on_changes (CompanionDesktopServer *server,
     }
   self->head = (guint64) MAX (0, json_object_get_int_member_with_default (record, "head", 0));
   acknowledge (self);
+  g_signal_emit (self, signals[SIGNAL_CHANGES_APPLIED], 0, changes);
   g_signal_emit (self, signals[SIGNAL_SYNCED], 0, companion_mirror_store_get_cursor (self->store));
 }
 
@@ -462,6 +464,8 @@ companion_desktop_sync_class_init (CompanionDesktopSyncClass *klass)
                                                NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_COMMAND_FAILED] = g_signal_new ("command-failed", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
+  signals[SIGNAL_CHANGES_APPLIED] = g_signal_new ("changes-applied", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                                  NULL, G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
   signals[SIGNAL_UPLOAD_PROGRESS] = g_signal_new ("upload-progress", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                   NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING,
                                                   G_TYPE_UINT64, G_TYPE_UINT64);

@@ -39,7 +39,10 @@ GQuark                companion_desktop_sync_error_quark (void);
  * changes was committed), "failed" (GError: a page or batch was refused and
  * not applied; nothing already stored is lost), "command-done" (client
  * id), "command-failed" (client id, GError), "upload-progress" (client id,
- * guint64 bytes the phone has, guint64 size: a file being sent). */
+ * guint64 bytes the phone has, guint64 size: a file being sent),
+ * "changes-applied" (GPtrArray of CompanionChange: a live batch just
+ * committed; never emitted for snapshot pages, so a first sync is not
+ * mistaken for news). */
 CompanionDesktopSync *companion_desktop_sync_new (CompanionDesktopServer *server,
                                                   CompanionMirrorStore   *store);
 /* TRUE when the mirror holds every change the phone last said it had
