@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "companion-media-transfer"
+#define _GNU_SOURCE /* sync_file_range */
 
 #include "config.h"
 
@@ -615,7 +616,15 @@ on_chunk (CompanionDesktopServer *server,
     {
       send_ack (self, active);
       if (active->received - active->recorded >= PROGRESS_RECORD_BYTES)
-        record_progress (self, active);
+        {
+          /* Writing back as it comes leaves the fsync at the end little to
+           * do; this only starts the writes, it does not wait for them. */
+          if (sync_file_range (active->fd, (off64_t) active->recorded,
+                               (off64_t) (active->received - active->recorded),
+                               SYNC_FILE_RANGE_WRITE) != 0)
+            g_debug ("Cannot write back %s: %s", active->partial_path, g_strerror (errno));
+          record_progress (self, active);
+        }
       g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, active->hash, active->received, active->size);
     }
 }
