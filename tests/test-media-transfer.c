@@ -470,12 +470,20 @@ media_state (Pair       *p,
   return state;
 }
 
+static char *
+partial_path (Pair       *p,
+              const char *hash)
+{
+  g_autofree char *name = g_strconcat (".partial-", hash, NULL);
+
+  return g_build_filename (p->ddir, COMPANION_MIRROR_STORE_MEDIA_DIR, name, NULL);
+}
+
 static gboolean
 partial_exists (Pair       *p,
                 const char *hash)
 {
-  g_autofree char *name = g_strconcat (".partial-", hash, NULL);
-  g_autofree char *path = g_build_filename (p->ddir, COMPANION_MIRROR_STORE_MEDIA_DIR, name, NULL);
+  g_autofree char *path = partial_path (p, hash);
 
   return g_file_test (path, G_FILE_TEST_EXISTS);
 }
@@ -586,6 +594,113 @@ test_resume (void)
   g_assert_cmpuint (p->chunk_bytes, ==, 32 * MiB - kept);
   g_assert_cmpuint (companion_media_sender_get_bytes_sent (p->sender), ==, 32 * MiB - kept);
   assert_identical (p, hash);
+  pair_free (p);
+}
+
+/* Fetches HASH until the phone is cut off past STOP_AT, then stops the
+ * desktop's engine too; returns what the mirror kept. */
+static guint64
+cut_off_and_restart (Pair       *p,
+                     const char *hash,
+                     guint64     stop_at)
+{
+  g_autoptr(GError) error = NULL;
+  guint disconnected = p->d_disconnected;
+  guint64 kept = 0;
+
+  p->stop_at = stop_at;
+  p->stopped = FALSE;
+  g_assert_true (companion_media_transfer_request (p->media, hash, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (p->stopped && p->d_disconnected > disconnected);
+  g_assert_cmpint (media_state (p, hash, &kept), ==, COMPANION_MEDIA_STATE_PARTIAL);
+  g_assert_cmpuint (kept, >=, stop_at);
+  phone_close (p);
+  desktop_close (p);
+  return kept;
+}
+
+/* The desktop and the phone come back; the partial media resumes by itself. */
+static void
+come_back (Pair *p)
+{
+  g_autoptr(GError) error = NULL;
+
+  desktop_open (p, 0);
+  p->stop_at = 0;
+  p->chunk_bytes = 0;
+  p->request_offset = -1;
+  phone_open (p);
+  g_assert_true (companion_phone_client_connect (p->client, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_resume_restart (void)
+{
+  Pair *p = pair_new (0);
+  g_autofree char *intact = phone_add_media (p, 24 * MiB, 61);
+  g_autofree char *altered = phone_add_media (p, 24 * MiB, 62);
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 kept, received = 1;
+  struct stat st;
+  FILE *f;
+  int byte;
+
+  pair_connect (p);
+
+  /* Bytes past the recorded progress (written before a crash) are dropped,
+   * the rest is hashed again, and the file verifies at the end. */
+  kept = cut_off_and_restart (p, intact, 6 * MiB);
+  path = partial_path (p, intact);
+  f = fopen (path, "ab");
+  g_assert_nonnull (f);
+  g_assert_cmpint (fputs ("written after the last record of progress", f), >=, 0);
+  g_assert_cmpint (fclose (f), ==, 0);
+  come_back (p);
+  WAIT_FOR (p->completed->len == 1 || p->failed->len > 0);
+  g_assert_cmpuint (p->failed->len, ==, 0);
+  g_assert_cmpint (p->request_offset, ==, (gint64) kept);
+  g_assert_cmpuint (p->chunk_bytes, ==, 24 * MiB - kept);
+  assert_identical (p, intact);
+  g_clear_pointer (&path, g_free);
+  path = companion_mirror_store_get_media_path (p->mirror, intact);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  /* A byte of the partial file changes while the desktop is down: only the
+   * rest is fetched, and the end finds the mismatch; nothing is kept. */
+  kept = cut_off_and_restart (p, altered, 6 * MiB);
+  g_clear_pointer (&path, g_free);
+  path = partial_path (p, altered);
+  f = fopen (path, "r+b");
+  g_assert_nonnull (f);
+  g_assert_cmpint (fseek (f, (long) (kept / 2), SEEK_SET), ==, 0);
+  byte = fgetc (f);
+  g_assert_cmpint (byte, !=, EOF);
+  g_assert_cmpint (fseek (f, (long) (kept / 2), SEEK_SET), ==, 0);
+  g_assert_cmpint (fputc (byte ^ 0x5a, f), !=, EOF);
+  g_assert_cmpint (fclose (f), ==, 0);
+  come_back (p);
+  WAIT_FOR (p->failed->len == 1);
+  g_assert_cmpstr (g_ptr_array_index (p->failed, 0), ==, altered);
+  g_assert_error ((GError *) g_ptr_array_index (p->errors, 0), COMPANION_MEDIA_TRANSFER_ERROR,
+                  COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH);
+  g_assert_nonnull (strstr (((GError *) g_ptr_array_index (p->errors, 0))->message, "not kept"));
+  g_assert_cmpint (p->request_offset, ==, (gint64) kept);
+  g_assert_cmpuint (p->chunk_bytes, ==, 24 * MiB - kept);
+  g_assert_cmpint (media_state (p, altered, &received), ==, COMPANION_MEDIA_STATE_ABSENT);
+  g_assert_cmpuint (received, ==, 0);
+  g_assert_null (companion_mirror_store_get_media_path (p->mirror, altered));
+  g_assert_false (partial_exists (p, altered));
+
+  /* Asked for again, it comes whole. */
+  g_assert_true (companion_media_transfer_request (p->media, altered, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (p->completed->len == 2 || p->failed->len > 1);
+  g_assert_cmpuint (p->failed->len, ==, 1);
+  assert_identical (p, altered);
   pair_free (p);
 }
 
@@ -1211,6 +1326,7 @@ main (int   argc,
 
   g_test_add_func ("/media/sizes", test_sizes);
   g_test_add_func ("/media/resume", test_resume);
+  g_test_add_func ("/media/resume-restart", test_resume_restart);
   g_test_add_func ("/media/wrong-bytes", test_wrong_bytes);
   g_test_add_func ("/media/unknown", test_unknown);
   g_test_add_func ("/media/auto-limit", test_auto_limit);

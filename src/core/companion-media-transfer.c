@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "companion-media-transfer"
+#define _GNU_SOURCE /* sync_file_range */
 
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,18 @@
  * a disconnect): a restart re-fetches at most this much. */
 #define PROGRESS_RECORD_BYTES (G_GUINT64_CONSTANT (4) * 1024 * 1024)
 #define HASH_LEN COMPANION_MEDIA_HASH_LEN
+/* A partial file is hashed again in reads of this size after a restart. */
+#define REHASH_BLOCK (1024 * 1024)
+
+/* libsodium declares the state 64-byte aligned, more than malloc gives. */
+static crypto_generichash_state *
+hash_state_new (void)
+{
+  crypto_generichash_state *state = g_aligned_alloc0 (1, sizeof *state, 64);
+
+  crypto_generichash_init (state, NULL, 0, HASH_LEN);
+  return state;
+}
 
 typedef struct
 {
@@ -32,7 +46,21 @@ typedef struct
   gboolean answered;        /* a chunk or media-end of this request came */
   int      fd;
   char    *partial_path;
+  /* The BLAKE2b of the first RECEIVED bytes, updated as chunks are written,
+   * so the end needs no second read; NULL while the partial file left by an
+   * earlier run is hashed again on a worker thread (PREPARING). */
+  crypto_generichash_state *hashing;
+  GTask        *preparing;
+  GCancellable *cancellable;
+  gboolean      finishing;  /* verified bytes being kept on a worker thread */
 } Active;
+
+/* Where a transfer cut off by a disconnect left its hash. */
+typedef struct
+{
+  guint64                   offset;
+  crypto_generichash_state *state;
+} SavedHash;
 
 struct _CompanionMediaTransfer
 {
@@ -45,6 +73,7 @@ struct _CompanionMediaTransfer
   GQueue                  queue;    /* char *hash, owned */
   GHashTable             *wanted;   /* hash → NULL: queued or active */
   GHashTable             *failed;   /* hash → NULL: not queued again automatically */
+  GHashTable             *saved;    /* hash → SavedHash *: resumed without reading the file again */
   Active                 *active;
   guint                   idle_id;
   guint                   scan;     /* SCAN_* to do at the next idle */
@@ -88,14 +117,41 @@ partial_path (CompanionMediaTransfer *self,
 }
 
 static void
+saved_hash_free (SavedHash *saved)
+{
+  g_aligned_free (saved->state);
+  g_free (saved);
+}
+
+static void
 active_free (Active *active)
 {
   if (active->fd >= 0)
     close (active->fd);
+  if (active->cancellable != NULL)
+    g_cancellable_cancel (active->cancellable);
+  g_clear_object (&active->cancellable);
+  g_clear_pointer (&active->hashing, g_aligned_free);
   g_free (active->hash);
   g_free (active->partial_path);
   g_free (active);
 }
+
+/* Keeps the hash of what ACTIVE received, for when it is resumed in this run. */
+static void
+save_hash (CompanionMediaTransfer *self,
+           Active                 *active)
+{
+  SavedHash *saved;
+
+  if (active->hashing == NULL || active->received == 0)
+    return;
+  saved = g_new (SavedHash, 1);
+  saved->offset = active->received;
+  saved->state = g_steal_pointer (&active->hashing);
+  g_hash_table_replace (self->saved, g_strdup (active->hash), saved);
+}
+
 
 static void
 send_ack (CompanionMediaTransfer *self,
@@ -126,6 +182,20 @@ record_progress (CompanionMediaTransfer *self,
     active->recorded = active->received;
 }
 
+/* Sets ACTIVE aside until the next connection: on disk and in the mirror,
+ * with its hash kept. */
+static void
+suspend (CompanionMediaTransfer *self)
+{
+  Active *active = g_steal_pointer (&self->active);
+
+  record_progress (self, active);
+  if (active->recorded == active->received)
+    save_hash (self, active);
+  g_queue_push_head (&self->queue, g_strdup (active->hash));
+  active_free (active);
+}
+
 /* Ends the active transfer with ERROR; DISCARD removes what was received.
  * While the phone may still be sending it, it is told to stop, so its window
  * is not held by chunks nobody will acknowledge. */
@@ -151,6 +221,7 @@ fail_active (CompanionMediaTransfer *self,
 
   g_hash_table_remove (self->wanted, hash);
   g_hash_table_add (self->failed, g_strdup (hash));
+  g_hash_table_remove (self->saved, hash);
   if (discard)
     {
       g_autoptr(GError) store_error = NULL;
@@ -160,7 +231,11 @@ fail_active (CompanionMediaTransfer *self,
         g_debug ("Could not reset media %s: %s", hash, store_error->message);
     }
   else
-    record_progress (self, active);
+    {
+      record_progress (self, active);
+      if (active->recorded == active->received)
+        save_hash (self, active);
+    }
   active_free (active);
   g_signal_emit (self, signals[SIGNAL_FAILED], 0, hash, owned);
   schedule (self);
@@ -191,6 +266,7 @@ begin (CompanionMediaTransfer *self,
   g_autoptr(JsonObject) record = NULL;
   CompanionMediaState state;
   guint64 received = 0;
+  SavedHash *saved;
   Active *active;
   GStatBuf st;
 
@@ -231,7 +307,8 @@ begin (CompanionMediaTransfer *self,
     received = 0;
   received = MIN (received, active->size);
 
-  active->fd = g_open (active->partial_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  /* Readable too: after a restart its bytes are hashed again. */
+  active->fd = g_open (active->partial_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (active->fd < 0 ||
       ftruncate (active->fd, (off_t) received) != 0 ||
       lseek (active->fd, (off_t) received, SEEK_SET) < 0)
@@ -245,7 +322,136 @@ begin (CompanionMediaTransfer *self,
     }
   active->received = received;
   active->recorded = received;
+  saved = g_hash_table_lookup (self->saved, hash);
+  if (received == 0)
+    active->hashing = hash_state_new ();
+  else if (saved != NULL && saved->offset == received)
+    active->hashing = g_steal_pointer (&saved->state);
+  g_hash_table_remove (self->saved, hash);
   return active;
+}
+
+/* Asks the phone for the rest of the active media; FALSE when not connected
+ * after all, and it waits for the next connection. */
+static gboolean
+request_active (CompanionMediaTransfer *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (send_request (self, self->active, &error))
+    return TRUE;
+  g_debug ("Could not request media %s: %s", self->active->hash, error->message);
+  suspend (self);
+  return FALSE;
+}
+
+/* ---- hashing a partial file again after a restart ------------------------------- */
+
+typedef struct
+{
+  int                       fd;      /* a duplicate: the transfer may close its own meanwhile */
+  guint64                   length;
+  crypto_generichash_state *state;
+} Rehash;
+
+static void
+rehash_free (Rehash *rehash)
+{
+  if (rehash->fd >= 0)
+    close (rehash->fd);
+  g_clear_pointer (&rehash->state, g_aligned_free);
+  g_free (rehash);
+}
+
+static void
+rehash_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  Rehash *rehash = task_data;
+  g_autofree guint8 *buffer = g_malloc (REHASH_BLOCK);
+  guint64 done = 0;
+
+  while (done < rehash->length)
+    {
+      gsize n = (gsize) MIN ((guint64) REHASH_BLOCK, rehash->length - done);
+      GError *error = NULL;
+
+      if (g_task_return_error_if_cancelled (task))
+        return;
+      if (!companion_media_read_chunk (rehash->fd, buffer, n, done, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      crypto_generichash_update (rehash->state, buffer, n);
+      done += n;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_rehashed (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  GWeakRef *weak = user_data;
+  g_autoptr(CompanionMediaTransfer) self = g_weak_ref_get (weak);
+  GTask *task = G_TASK (result);
+  Rehash *rehash = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  Active *active;
+
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  if (self == NULL || self->active == NULL || self->active->preparing != task)
+    return; /* given up meanwhile (a disconnect) */
+  active = self->active;
+  active->preparing = NULL;
+  if (g_task_propagate_boolean (task, &error))
+    active->hashing = g_steal_pointer (&rehash->state);
+  else
+    {
+      /* Bytes that cannot be read back cannot be verified: fetch them again. */
+      g_warning ("Cannot read the partial media %s again, fetching all of it: %s",
+                 active->hash, error->message);
+      if (ftruncate (active->fd, 0) != 0 || lseek (active->fd, 0, SEEK_SET) < 0)
+        {
+          int saved = errno;
+
+          fail_active (self, TRUE,
+                       g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                                    "Cannot write “%s”: %s", active->partial_path, g_strerror (saved)));
+          return;
+        }
+      active->received = 0;
+      record_progress (self, active);
+      active->hashing = hash_state_new ();
+    }
+  request_active (self);
+}
+
+/* Hashes what an earlier run received of ACTIVE on a worker thread, then
+ * asks for the rest: its bytes are verified with the others at the end. */
+static void
+start_rehash (CompanionMediaTransfer *self,
+              Active                 *active)
+{
+  Rehash *rehash = g_new0 (Rehash, 1);
+  GWeakRef *weak = g_new (GWeakRef, 1);
+  g_autoptr(GTask) task = NULL;
+
+  rehash->fd = fcntl (active->fd, F_DUPFD_CLOEXEC, 0);
+  rehash->length = active->received;
+  rehash->state = hash_state_new ();
+  g_weak_ref_init (weak, self);
+  active->cancellable = g_cancellable_new ();
+  task = g_task_new (NULL, active->cancellable, on_rehashed, weak);
+  g_task_set_source_tag (task, start_rehash);
+  g_task_set_task_data (task, rehash, (GDestroyNotify) rehash_free);
+  active->preparing = task;
+  g_task_run_in_thread (task, rehash_thread);
 }
 
 static void
@@ -273,16 +479,10 @@ pump (CompanionMediaTransfer *self)
           continue;
         }
       self->active = active;
-      if (!send_request (self, active, &error))
-        {
-          /* Not connected after all: wait for the next connection. */
-          g_debug ("Could not request media %s: %s", hash, error->message);
-          close (active->fd);
-          active->fd = -1;
-          g_queue_push_head (&self->queue, g_strdup (hash));
-          g_clear_pointer (&self->active, active_free);
-          return;
-        }
+      if (active->hashing == NULL)
+        start_rehash (self, active);
+      else if (!request_active (self))
+        return;
     }
 }
 
@@ -379,8 +579,9 @@ on_chunk (CompanionDesktopServer *server,
       g_debug ("Ignoring a chunk with a %" G_GSIZE_FORMAT "-byte header", g_bytes_get_size (header));
       return;
     }
-  if (active == NULL || active->fd < 0 || memcmp (raw, active->raw, HASH_LEN) != 0)
-    return; /* left over from a transfer that ended */
+  if (active == NULL || active->fd < 0 || active->hashing == NULL ||
+      memcmp (raw, active->raw, HASH_LEN) != 0)
+    return; /* left over from a transfer that ended, or not asked for yet */
   /* What the phone sent of an earlier, cancelled request of the same media
    * comes before anything of this one. */
   if (!active->answered && offset != active->requested_at)
@@ -409,14 +610,98 @@ on_chunk (CompanionDesktopServer *server,
       fail_active (self, FALSE, g_steal_pointer (&error));
       return;
     }
+  crypto_generichash_update (active->hashing, d, len);
   active->received += len;
   if (++active->since_ack >= COMPANION_MEDIA_ACK_EVERY || active->received == active->size)
     {
       send_ack (self, active);
       if (active->received - active->recorded >= PROGRESS_RECORD_BYTES)
-        record_progress (self, active);
+        {
+          /* Writing back as it comes leaves the fsync at the end little to
+           * do; this only starts the writes, it does not wait for them. */
+          if (sync_file_range (active->fd, (off64_t) active->recorded,
+                               (off64_t) (active->received - active->recorded),
+                               SYNC_FILE_RANGE_WRITE) != 0)
+            g_debug ("Cannot write back %s: %s", active->partial_path, g_strerror (errno));
+          record_progress (self, active);
+        }
       g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, active->hash, active->received, active->size);
     }
+}
+
+/* ---- keeping a verified file ---------------------------------------------------- */
+
+typedef struct
+{
+  CompanionMirrorStore *store;
+  char                 *hash;
+  char                 *path;
+  guint8                digest[HASH_LEN];
+} Keep;
+
+static void
+keep_free (Keep *keep)
+{
+  g_object_unref (keep->store);
+  g_free (keep->hash);
+  g_free (keep->path);
+  g_free (keep);
+}
+
+/* Flushing a large file takes as long as the disk needs: not on the main loop. */
+static void
+keep_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  Keep *keep = task_data;
+  GError *error = NULL;
+
+  if (companion_mirror_store_keep_media_file (keep->store, keep->hash, keep->path, keep->digest, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+on_kept (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  CompanionMediaTransfer *self = COMPANION_MEDIA_TRANSFER (source);
+  Active *active = self->active;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *done_hash = NULL;
+  gboolean complete = FALSE;
+
+  if (active == NULL || !active->finishing)
+    return;
+  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
+      !companion_mirror_store_adopt_media_file (self->store, active->hash, &complete, &error) ||
+      !complete)
+    {
+      gboolean mismatch = error == NULL ||
+                          g_error_matches (error, COMPANION_MIRROR_STORE_ERROR,
+                                           COMPANION_MIRROR_STORE_ERROR_MEDIA_MISMATCH);
+
+      fail_active (self, TRUE,
+                   g_error_new (COMPANION_MEDIA_TRANSFER_ERROR,
+                                mismatch ? COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH
+                                         : COMPANION_MEDIA_TRANSFER_ERROR_IO,
+                                "Media “%s” from the phone was not kept: %s", active->hash,
+                                error != NULL ? error->message : "its size is not its record’s"));
+      return;
+    }
+
+  active = g_steal_pointer (&self->active);
+  done_hash = g_strdup (active->hash);
+  g_hash_table_remove (self->wanted, done_hash);
+  if (active->requested_at == active->size)
+    g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, done_hash, active->size, active->size);
+  active_free (active);
+  g_signal_emit (self, signals[SIGNAL_COMPLETE], 0, done_hash);
+  schedule (self);
 }
 
 static void
@@ -428,12 +713,10 @@ on_media_end (CompanionDesktopServer *server,
   Active *active = self->active;
   const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
   gint64 size = json_object_get_int_member_with_default (record, "size", -1);
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileInputStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *done_hash = NULL;
+  g_autoptr(GTask) task = NULL;
+  Keep *keep;
 
-  if (active == NULL || active->fd < 0 || g_strcmp0 (hash, active->hash) != 0)
+  if (active == NULL || active->fd < 0 || active->hashing == NULL || g_strcmp0 (hash, active->hash) != 0)
     return;
   if (!active->answered && active->requested_at != active->size)
     return; /* the end of an earlier, cancelled request */
@@ -453,34 +736,19 @@ on_media_end (CompanionDesktopServer *server,
       return;
     }
 
-  file = g_file_new_for_path (active->partial_path);
-  stream = g_file_read (file, NULL, &error);
-  if (stream == NULL ||
-      !companion_mirror_store_store_media_file (self->store, active->hash, G_INPUT_STREAM (stream),
-                                                NULL, &error))
-    {
-      gboolean mismatch = g_error_matches (error, COMPANION_MIRROR_STORE_ERROR,
-                                           COMPANION_MIRROR_STORE_ERROR_MEDIA_MISMATCH);
-
-      fail_active (self, TRUE,
-                   g_error_new (COMPANION_MEDIA_TRANSFER_ERROR,
-                                mismatch ? COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH
-                                         : COMPANION_MEDIA_TRANSFER_ERROR_IO,
-                                "Media “%s” from the phone was not kept: %s",
-                                active->hash, error->message));
-      return;
-    }
-  g_clear_object (&stream);
-  g_unlink (active->partial_path);
-
-  active = g_steal_pointer (&self->active);
-  done_hash = g_strdup (active->hash);
-  g_hash_table_remove (self->wanted, done_hash);
-  if (active->requested_at == active->size)
-    g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, done_hash, active->size, active->size);
-  active_free (active);
-  g_signal_emit (self, signals[SIGNAL_COMPLETE], 0, done_hash);
-  schedule (self);
+  /* Every byte was hashed as it was written: the partial file becomes the
+   * media file by a rename once its hash is checked. */
+  keep = g_new0 (Keep, 1);
+  keep->store = g_object_ref (self->store);
+  keep->hash = g_strdup (active->hash);
+  keep->path = g_strdup (active->partial_path);
+  crypto_generichash_final (active->hashing, keep->digest, HASH_LEN);
+  g_clear_pointer (&active->hashing, g_aligned_free);
+  active->finishing = TRUE;
+  task = g_task_new (self, NULL, on_kept, NULL);
+  g_task_set_source_tag (task, on_media_end);
+  g_task_set_task_data (task, keep, (GDestroyNotify) keep_free);
+  g_task_run_in_thread (task, keep_thread);
 }
 
 static void
@@ -494,7 +762,7 @@ on_media_error (CompanionDesktopServer *server,
   const char *code = json_object_get_string_member_with_default (record, "code", "");
   const char *message = json_object_get_string_member_with_default (record, "message", "");
 
-  if (active == NULL || g_strcmp0 (hash, active->hash) != 0)
+  if (active == NULL || active->finishing || g_strcmp0 (hash, active->hash) != 0)
     return;
 
   /* The phone's file is shorter than what we have: start over once. */
@@ -507,6 +775,8 @@ on_media_error (CompanionDesktopServer *server,
       active->received = 0;
       if (ftruncate (active->fd, 0) == 0 && lseek (active->fd, 0, SEEK_SET) == 0)
         {
+          g_clear_pointer (&active->hashing, g_aligned_free);
+          active->hashing = hash_state_new ();
           record_progress (self, active);
           if (send_request (self, active, &error))
             return;
@@ -538,14 +808,10 @@ on_connected (CompanionMediaTransfer *self)
 static void
 on_disconnected (CompanionMediaTransfer *self)
 {
-  Active *active = g_steal_pointer (&self->active);
-
-  if (active == NULL)
-    return;
-  /* Kept on disk and in the mirror: the next connection asks from here. */
-  record_progress (self, active);
-  g_queue_push_head (&self->queue, g_strdup (active->hash));
-  active_free (active);
+  /* Kept on disk and in the mirror: the next connection asks from here. A
+   * file being kept needs the phone no more. */
+  if (self->active != NULL && !self->active->finishing)
+    suspend (self);
 }
 
 static void
@@ -772,7 +1038,8 @@ companion_media_transfer_dispose (GObject *object)
   g_clear_handle_id (&self->idle_id, g_source_remove);
   if (self->active != NULL)
     {
-      record_progress (self, self->active);
+      if (!self->active->finishing)
+        record_progress (self, self->active);
       g_clear_pointer (&self->active, active_free);
     }
   if (self->server != NULL)
@@ -791,6 +1058,7 @@ companion_media_transfer_finalize (GObject *object)
 
   g_clear_pointer (&self->wanted, g_hash_table_unref);
   g_clear_pointer (&self->failed, g_hash_table_unref);
+  g_clear_pointer (&self->saved, g_hash_table_unref);
 
   G_OBJECT_CLASS (companion_media_transfer_parent_class)->finalize (object);
 }
@@ -827,6 +1095,7 @@ companion_media_transfer_init (CompanionMediaTransfer *self)
   g_queue_init (&self->queue);
   self->wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->saved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) saved_hash_free);
 }
 
 CompanionMediaTransfer *

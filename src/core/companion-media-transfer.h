@@ -72,7 +72,10 @@ GQuark                  companion_media_transfer_error_quark (void);
 /* The desktop's side of media transfer: a queue of wanted media, fetched one
  * at a time from the connected phone into STATE_DIR/media/.partial-HASH,
  * progress recorded in the mirror (resumed by offset after a disconnect or a
- * restart), verified by companion_mirror_store_store_media_file() at the end.
+ * restart). Bytes are hashed as they are written (after a restart, what an
+ * earlier run received is hashed again once, on a worker thread); at the end
+ * the hash is checked and the partial file renamed into the media store
+ * (companion_mirror_store_keep_media_file(), on a worker thread).
  * When SYNC is given, every "synced" queues what is wanted automatically:
  * partial media, and absent media up to the auto-download limit (the
  * "auto-download-limit" property, bytes; 0 = none). Signals: "progress"

@@ -2461,6 +2461,67 @@ fail:
 }
 
 gboolean
+companion_mirror_store_keep_media_file (CompanionMirrorStore  *self,
+                                        const char            *hash,
+                                        const char            *path,
+                                        const guint8          *digest,
+                                        GError               **error)
+{
+  g_autofree char *final_path = NULL;
+  char hex[HASH_SIZE * 2 + 1];
+  struct stat st;
+  int fd = -1;
+  int saved;
+
+  g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
+  g_return_val_if_fail (hash != NULL && path != NULL && digest != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Only self->media_dir is used: no database, so any thread will do. */
+  sodium_bin2hex (hex, sizeof hex, digest, HASH_SIZE);
+  if (!is_hash (hash) || strcmp (hex, hash) != 0)
+    {
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_MEDIA_MISMATCH,
+                   "The file for media “%s” hashes to “%s”; it was not kept", hash, hex);
+      goto fail;
+    }
+  /* The bytes reach the disk before the name does, as for every media file. */
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0 || fstat (fd, &st) != 0)
+    saved = errno;
+  else if (!S_ISREG (st.st_mode))
+    saved = EINVAL;
+  else
+    saved = fsync (fd) == 0 ? 0 : errno;
+  if (saved != 0)
+    {
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR,
+                   saved == ENOSPC ? COMPANION_MIRROR_STORE_ERROR_FULL : COMPANION_MIRROR_STORE_ERROR_IO,
+                   "Cannot write the media file “%s”: %s", path, g_strerror (saved));
+      goto fail;
+    }
+  close (fd);
+  fd = -1;
+
+  final_path = media_path (self, hash);
+  if (g_rename (path, final_path) != 0)
+    {
+      saved = errno;
+      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_IO,
+                   "Cannot keep the media file “%s”: %s", final_path, g_strerror (saved));
+      goto fail;
+    }
+  companion_state_dir_sync (self->media_dir);
+  return TRUE;
+
+fail:
+  if (fd >= 0)
+    close (fd);
+  g_unlink (path);
+  return FALSE;
+}
+
+gboolean
 companion_mirror_store_adopt_media_file (CompanionMirrorStore  *self,
                                          const char            *hash,
                                          gboolean              *complete_out,
@@ -2486,8 +2547,8 @@ companion_mirror_store_adopt_media_file (CompanionMirrorStore  *self,
         *complete_out = TRUE;
       return TRUE;
     }
-  /* Only import_media_file names a file by its hash before its record
-   * exists, and it hashed the bytes first: the size is the remaining check. */
+  /* Only import_media_file and keep_media_file name a file by its hash,
+   * and both hashed the bytes first: the size is the remaining check. */
   path = media_path (self, hash);
   if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode) || (gint64) st.st_size != size)
     return TRUE;

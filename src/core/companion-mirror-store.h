@@ -242,6 +242,17 @@ char      *companion_mirror_store_import_media_file   (CompanionMirrorStore  *se
                                                        guint64               *size_out,
                                                        GCancellable          *cancellable,
                                                        GError               **error);
+/* Keeps the file at PATH, in the media folder, as STATE_DIR/media/HASH:
+ * flushed to disk and renamed into place, never copied nor read again.
+ * DIGEST is the BLAKE2b-256 of its bytes, hashed by the caller as it wrote
+ * them; when it is not HASH, PATH is removed and nothing is kept
+ * (MEDIA_MISMATCH). It touches no database, so it may run on a worker
+ * thread; adopt_media_file then checks the size and records it complete. */
+gboolean   companion_mirror_store_keep_media_file     (CompanionMirrorStore  *self,
+                                                       const char            *hash,
+                                                       const char            *path,
+                                                       const guint8          *digest,
+                                                       GError               **error);
 /* Marks the media record HASH complete when its file is already in the
  * media folder with the record's size (a file the desktop sent), so it is
  * not downloaded again. COMPLETE_OUT (may be NULL): whether it is complete
