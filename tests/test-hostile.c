@@ -117,11 +117,28 @@ intruder_watch (Intruder *intruder)
 
 /* A connection to the desktop at PORT that sends FIRST (may be NULL) as
  * soon as it is connected; it reads what comes back only when READING. */
+static Intruder *intruder_new_from (guint16     port,
+                                    const char *local_host,
+                                    const char *first,
+                                    gsize       first_len,
+                                    gboolean    reading);
+
 static Intruder *
 intruder_new (guint16     port,
               const char *first,
               gsize       first_len,
               gboolean    reading)
+{
+  return intruder_new_from (port, NULL, first, first_len, reading);
+}
+
+/* The same from LOCAL_HOST, another loopback address, when not NULL. */
+static Intruder *
+intruder_new_from (guint16     port,
+                   const char *local_host,
+                   const char *first,
+                   gsize       first_len,
+                   gboolean    reading)
 {
   Intruder *intruder = g_new0 (Intruder, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -135,6 +152,14 @@ intruder_new (guint16     port,
     g_byte_array_append (intruder->pending, (const guint8 *) first, (guint) first_len);
   intruder->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
+  if (local_host != NULL)
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (local_host);
+      g_autoptr(GSocketAddress) local = g_inet_socket_address_new (inet, 0);
+
+      g_socket_bind (intruder->socket, local, FALSE, &error);
+      g_assert_no_error (error);
+    }
   g_socket_set_blocking (intruder->socket, FALSE);
   if (g_socket_connect (intruder->socket, address, NULL, &error))
     {
@@ -1118,6 +1143,59 @@ test_unlinked_identity (void)
   rig_finish (rig, "unlinked identity");
 }
 
+/* Connections that have not sent their request: at most
+ * COMPANION_MAX_UNREAD_PER_HOST from one address and COMPANION_MAX_UNREAD
+ * in all; at the cap nothing is cut, one past it cuts the oldest. */
+static void
+test_unread_cap (void)
+{
+  Rig *rig = rig_new (RIG_PLAIN);
+  g_autoptr(GPtrArray) first = g_ptr_array_new_with_free_func ((GDestroyNotify) intruder_free);
+  g_autoptr(GPtrArray) second = g_ptr_array_new_with_free_func ((GDestroyNotify) intruder_free);
+  const char *cut = "were sending their request";
+  Intruder *extra;
+
+  for (guint i = 0; i < COMPANION_MAX_UNREAD_PER_HOST; i++)
+    {
+      Intruder *intruder = intruder_new (rig->port, NULL, 0, TRUE);
+
+      g_ptr_array_add (first, intruder);
+      RIG_WAIT_FOR (rig, intruder->connected);
+    }
+  rig_probe (rig);
+  g_assert_cmpuint (desktop_said (rig, cut), ==, 0);
+  g_assert_cmpuint (count_closed (first), ==, 0);
+
+  /* One past the per-address cap: the oldest from that address goes. */
+  extra = intruder_new (rig->port, NULL, 0, TRUE);
+  g_ptr_array_add (first, extra);
+  RIG_WAIT_FOR (rig, intruder_finished (g_ptr_array_index (first, 0)));
+  rig_probe (rig);
+  g_assert_cmpuint (desktop_said (rig, cut), ==, 1);
+  g_assert_cmpuint (count_closed (first), ==, 1);
+
+  /* Up to the total cap from a second address: nothing more is cut. */
+  for (guint i = 0; i < COMPANION_MAX_UNREAD - COMPANION_MAX_UNREAD_PER_HOST; i++)
+    {
+      Intruder *intruder = intruder_new_from (rig->port, "127.0.0.2", NULL, 0, TRUE);
+
+      g_ptr_array_add (second, intruder);
+      RIG_WAIT_FOR (rig, intruder->connected);
+    }
+  rig_probe (rig);
+  g_assert_cmpuint (desktop_said (rig, cut), ==, 1);
+  g_assert_cmpuint (count_closed (first) + count_closed (second), ==, 1);
+
+  /* One past the total cap, from a third: the oldest of all goes. */
+  extra = intruder_new_from (rig->port, "127.0.0.3", NULL, 0, TRUE);
+  g_ptr_array_add (second, extra);
+  RIG_WAIT_FOR (rig, intruder_finished (g_ptr_array_index (first, 1)));
+  rig_probe (rig);
+  g_assert_cmpuint (desktop_said (rig, cut), ==, 2);
+  g_assert_cmpuint (count_closed (first) + count_closed (second), ==, 2);
+  rig_finish (rig, "connections at the request cap");
+}
+
 /* A real session of the phone, recorded on the wire by a proxy, replayed to
  * the desktop byte for byte while the phone is still connected: the
  * replayed handshake must not take the live session's place, and the
@@ -1176,6 +1254,7 @@ main (int   argc,
   g_test_add_func ("/hostile/wrong-key", test_wrong_key);
   g_test_add_func ("/hostile/unlinked-identity", test_unlinked_identity);
   g_test_add_func ("/hostile/replay", test_replay);
+  g_test_add_func ("/hostile/unread-cap", test_unread_cap);
 
   return g_test_run ();
 }

@@ -1750,6 +1750,19 @@ pair_free (Pair *pair)
   g_free (pair);
 }
 
+/* Keeps the header and data of the last chunk in RECEIVED[0] and [1]. */
+static void
+on_chunk_keep (CompanionTunnel *tunnel,
+               GBytes          *header,
+               GBytes          *data,
+               GBytes         **received)
+{
+  g_clear_pointer (&received[0], g_bytes_unref);
+  g_clear_pointer (&received[1], g_bytes_unref);
+  received[0] = g_bytes_ref (header);
+  received[1] = g_bytes_ref (data);
+}
+
 static void
 send_test_record (Peer       *peer,
                   const char *from,
@@ -1848,6 +1861,38 @@ test_rekey (void)
   g_assert_false (companion_tunnel_send_record (pair->initiator->tunnel, big, &error));
   g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
   g_clear_error (&error);
+
+  /* The largest chunk: a 64-byte header and 60 KiB of data; one byte more
+   * of either is refused before anything is sent. */
+  {
+    g_autoptr(GBytes) header = test_handshake_random_bytes (COMPANION_TUNNEL_CHUNK_HEADER_MAX + 1);
+    g_autoptr(GBytes) data = test_handshake_random_bytes (COMPANION_TUNNEL_CHUNK_MAX + 1);
+    const guint8 *h = g_bytes_get_data (header, NULL);
+    const guint8 *d = g_bytes_get_data (data, NULL);
+    GBytes *received[2] = { NULL, NULL };
+
+    g_signal_connect (pair->responder->tunnel, "chunk", G_CALLBACK (on_chunk_keep), received);
+    g_assert_true (companion_tunnel_send_chunk (pair->initiator->tunnel, h, COMPANION_TUNNEL_CHUNK_HEADER_MAX,
+                                                d, COMPANION_TUNNEL_CHUNK_MAX, &error));
+    g_assert_no_error (error);
+    WAIT_FOR (received[1] != NULL || pair->responder->closed);
+    g_assert_false (pair->responder->closed);
+    g_assert_cmpmem (g_bytes_get_data (received[0], NULL), g_bytes_get_size (received[0]),
+                     h, COMPANION_TUNNEL_CHUNK_HEADER_MAX);
+    g_assert_cmpmem (g_bytes_get_data (received[1], NULL), g_bytes_get_size (received[1]),
+                     d, COMPANION_TUNNEL_CHUNK_MAX);
+    g_assert_false (companion_tunnel_send_chunk (pair->initiator->tunnel, h, COMPANION_TUNNEL_CHUNK_HEADER_MAX + 1,
+                                                 d, COMPANION_TUNNEL_CHUNK_MAX, &error));
+    g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
+    g_clear_error (&error);
+    g_assert_false (companion_tunnel_send_chunk (pair->initiator->tunnel, h, COMPANION_TUNNEL_CHUNK_HEADER_MAX,
+                                                 d, COMPANION_TUNNEL_CHUNK_MAX + 1, &error));
+    g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
+    g_clear_error (&error);
+    g_signal_handlers_disconnect_by_data (pair->responder->tunnel, received);
+    g_clear_pointer (&received[0], g_bytes_unref);
+    g_clear_pointer (&received[1], g_bytes_unref);
+  }
 
   companion_tunnel_close (pair->initiator->tunnel, COMPANION_CLOSE_NORMAL, NULL);
   WAIT_FOR (pair->initiator->closed && pair->responder->closed);
