@@ -331,6 +331,9 @@ main (int   argc,
                                                                    : "/usr/local/share:/usr/share");
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_assert_cmpint (sodium_init (), >=, 0);
+  /* The debug messages turned on for the programs reach this process too:
+   * they must not mix with its TAP output. */
+  g_log_writer_default_set_use_stderr (TRUE);
 
   g_test_add_func ("/secrets/no-leaks", test_no_secret_leaks);
 
