@@ -17,37 +17,10 @@
 
 static char *system_data_dirs;
 
-static const char *
-program (const char *variable)
-{
-  const char *path = g_getenv (variable);
-
-  g_assert_nonnull (path);
-  return path;
-}
-
-static char *
-run_export (const char *program_path,
-            const char *state_dir)
-{
-  const char *argv[] = { program_path, "export", "--state-dir", state_dir, NULL };
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) process = NULL;
-  char *out = NULL;
-
-  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
-  return out;
-}
-
 static TestProcess *
 start_desktop (const char *desk)
 {
-  return test_process_start (program ("COMPANION_CLI"), "run", "--json", "--state-dir", desk,
+  return test_process_start (test_process_program ("COMPANION_CLI"), "run", "--json", "--state-dir", desk,
                              "--listen", "127.0.0.1:0", NULL);
 }
 
@@ -59,8 +32,8 @@ start_phone (const char *phone_state,
   g_autofree char *seed_text = g_strdup_printf ("%u", seed);
 
   if (seed == 0)
-    return test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
-  return test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state,
+    return test_process_start (test_process_program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  return test_process_start (test_process_program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state,
                              "--events", "40", "--seed", seed_text, NULL);
 }
 
@@ -88,10 +61,10 @@ test_kill_and_resume (void)
   test_process_isolated_env (g_get_user_data_dir (), system_data_dirs);
 
   /* Pair, with enough history that a kill lands in the middle of the sync. */
-  desktop = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  desktop = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                                 "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
   event = test_process_wait_event (desktop, "qr");
-  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                               "--generate", test_process_sanitized ()
                                 ? "chats=60,messages=2000,media=20,calls=200,seed=3"
                                 : "chats=60,messages=20000,media=20,calls=200,seed=3",
@@ -142,8 +115,8 @@ test_kill_and_resume (void)
   g_assert_cmpint (test_process_finish (phone), ==, 0);
   g_assert_cmpint (test_process_finish (desktop), ==, 0);
 
-  desk_export = run_export (program ("COMPANION_CLI"), desk);
-  phone_export = run_export (program ("COMPANION_PHONE"), phone_state);
+  desk_export = test_process_export (test_process_program ("COMPANION_CLI"), desk);
+  phone_export = test_process_export (test_process_program ("COMPANION_PHONE"), phone_state);
   g_test_message ("%u desktop kills, %u phone kills; exports of %zu bytes", desktop_kills, phone_kills,
                   strlen (desk_export));
   g_assert_cmpuint (strlen (desk_export), >, 100000);

@@ -28,6 +28,7 @@
 #include "companion-session-protocol.h"
 #include "companion-tunnel.h"
 
+#include "test-handshake.h"
 #include "test-loop.h"
 #include "test-util.h"
 
@@ -563,56 +564,7 @@ raw_assert_closed_with (Raw    *raw,
   g_assert_cmpuint (raw->close_code, ==, code);
 }
 
-/* ---- Noise by hand ----------------------------------------------------------- */
-
-static CompanionNoiseHandshake *
-kk_initiator (const guint8 *local_secret,
-              const guint8 *remote_public)
-{
-  CompanionNoiseHandshake *handshake;
-  g_autoptr(GBytes) prologue = companion_session_prologue ();
-  g_autoptr(GError) error = NULL;
-
-  handshake = companion_noise_handshake_new (COMPANION_NOISE_PATTERN_KK, COMPANION_NOISE_ROLE_INITIATOR, &error);
-  g_assert_no_error (error);
-  companion_noise_handshake_set_prologue (handshake, g_bytes_get_data (prologue, NULL), g_bytes_get_size (prologue));
-  companion_noise_handshake_set_local_static (handshake, local_secret);
-  companion_noise_handshake_set_remote_static (handshake, remote_public);
-  return handshake;
-}
-
-/* The phone's side of pairing with PAYLOAD; PSK replaces the payload's
- * secret when not NULL (the prologue still binds the payload as shown). */
-static CompanionNoiseHandshake *
-pair_initiator (CompanionPairingPayload *payload,
-                const guint8            *local_secret,
-                const guint8            *psk)
-{
-  CompanionNoiseHandshake *handshake;
-  g_autoptr(GBytes) prologue = companion_pairing_prologue (payload);
-  g_autoptr(GError) error = NULL;
-
-  handshake = companion_noise_handshake_new (COMPANION_NOISE_PATTERN_IKPSK2, COMPANION_NOISE_ROLE_INITIATOR, &error);
-  g_assert_no_error (error);
-  companion_noise_handshake_set_prologue (handshake, g_bytes_get_data (prologue, NULL), g_bytes_get_size (prologue));
-  companion_noise_handshake_set_local_static (handshake, local_secret);
-  companion_noise_handshake_set_remote_static (handshake, companion_pairing_payload_get_public_key (payload));
-  companion_noise_handshake_set_psk (handshake, psk != NULL ? psk : companion_pairing_payload_get_psk (payload));
-  return handshake;
-}
-
-static GBytes *
-write_message (CompanionNoiseHandshake *handshake,
-               const char              *payload)
-{
-  g_autoptr(GByteArray) out = g_byte_array_new ();
-  g_autoptr(GError) error = NULL;
-
-  companion_noise_handshake_write_message (handshake, (const guint8 *) payload,
-                                           payload != NULL ? strlen (payload) : 0, out, &error);
-  g_assert_no_error (error);
-  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
-}
+/* ---- Noise by hand (test-handshake.c) ---------------------------------------- */
 
 /* The first pairing message for PAYLOAD from a fresh identity. */
 static GBytes *
@@ -621,9 +573,9 @@ pair_message (CompanionPairingPayload *payload,
 {
   g_autoptr(CompanionIdentity) identity = companion_identity_generate ();
   g_autoptr(CompanionNoiseHandshake) handshake =
-    pair_initiator (payload, companion_identity_get_secret_key (identity), NULL);
+    test_handshake_pair_initiator (payload, companion_identity_get_secret_key (identity), NULL);
 
-  return write_message (handshake, handshake_payload);
+  return test_handshake_write (handshake, handshake_payload);
 }
 
 /* Connects to /pair, sends MESSAGE and expects the desktop to close with CODE. */
@@ -639,15 +591,6 @@ assert_pair_message_refused (Desktop *d,
   raw_assert_closed_with (raw, code);
   WAIT_FOR (d->attempts->len > attempts);
   raw_free (raw);
-}
-
-static GBytes *
-random_bytes (gsize len)
-{
-  guint8 *data = g_malloc (len);
-
-  randombytes_buf (data, len);
-  return g_bytes_new_take (data, len);
 }
 
 /* A transport session driven by hand: KK as a given identity, then records
@@ -701,8 +644,8 @@ raw_session_new (Desktop      *d,
                  const guint8 *desktop_public)
 {
   RawSession *s = g_new0 (RawSession, 1);
-  g_autoptr(CompanionNoiseHandshake) handshake = kk_initiator (secret, desktop_public);
-  g_autoptr(GBytes) first = write_message (handshake, NULL);
+  g_autoptr(CompanionNoiseHandshake) handshake = test_handshake_kk_initiator (secret, desktop_public);
+  g_autoptr(GBytes) first = test_handshake_write (handshake, NULL);
   g_autoptr(GBytes) second = NULL;
   g_autoptr(GBytes) hello_message = NULL;
   g_autoptr(JsonObject) hello = NULL;
@@ -901,7 +844,7 @@ test_wrong_secret (void)
    * answers, the phone's handshake fails on the psk, and the desktop only
    * sees that no confirmation came. */
   raw = raw_connect (d->port, COMPANION_PATH_PAIR);
-  handshake = pair_initiator (payload, companion_identity_get_secret_key (intruder), psk);
+  handshake = test_handshake_pair_initiator (payload, companion_identity_get_secret_key (intruder), psk);
   peer = peer_new (raw->connection, handshake);
   companion_tunnel_start (peer->tunnel);
   WAIT_FOR (peer->closed && d->attempts->len == 2);
@@ -1024,8 +967,8 @@ test_rotation_during_handshake (void)
   RawSession s = { NULL, NULL, NULL };
   guint offers;
 
-  handshake = pair_initiator (payload, companion_identity_get_secret_key (identity), NULL);
-  first = write_message (handshake, NULL);
+  handshake = test_handshake_pair_initiator (payload, companion_identity_get_secret_key (identity), NULL);
+  first = test_handshake_write (handshake, NULL);
   s.raw = raw_connect (d->port, COMPANION_PATH_PAIR);
   raw_send (s.raw, first);
   second = raw_next_message (s.raw);
@@ -1136,7 +1079,7 @@ test_malformed_handshake (void)
   g_autoptr(GBytes) desktop_key = NULL;
   g_autoptr(GBytes) valid = pair_message (payload, NULL);
   g_autoptr(GBytes) truncated = g_bytes_new_from_bytes (valid, 0, g_bytes_get_size (valid) - 20);
-  g_autoptr(GBytes) garbage = random_bytes (g_bytes_get_size (valid));
+  g_autoptr(GBytes) garbage = test_handshake_random_bytes (g_bytes_get_size (valid));
   g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
   g_autoptr(GBytes) with_payload = pair_message (payload, "hello");
   g_autoptr(GBytes) kk_truncated = NULL;
@@ -1169,14 +1112,14 @@ test_malformed_handshake (void)
   phone_identity = load_identity (p->dir);
   desktop_key = desktop_public_key (d);
   {
-    g_autoptr(CompanionNoiseHandshake) a = kk_initiator (companion_identity_get_secret_key (phone_identity),
+    g_autoptr(CompanionNoiseHandshake) a = test_handshake_kk_initiator (companion_identity_get_secret_key (phone_identity),
                                                          g_bytes_get_data (desktop_key, NULL));
-    g_autoptr(CompanionNoiseHandshake) b = kk_initiator (companion_identity_get_secret_key (phone_identity),
+    g_autoptr(CompanionNoiseHandshake) b = test_handshake_kk_initiator (companion_identity_get_secret_key (phone_identity),
                                                          g_bytes_get_data (desktop_key, NULL));
-    g_autoptr(GBytes) whole = write_message (a, NULL);
+    g_autoptr(GBytes) whole = test_handshake_write (a, NULL);
 
     kk_truncated = g_bytes_new_from_bytes (whole, 0, g_bytes_get_size (whole) - 1);
-    kk_with_payload = write_message (b, "hello");
+    kk_with_payload = test_handshake_write (b, "hello");
   }
   {
     Raw *raw = raw_connect (d->port, COMPANION_PATH_SESSION);
@@ -1343,7 +1286,7 @@ test_preauth_frames (void)
   for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
     {
       Raw *raw = raw_connect (d->port, paths[i]);
-      g_autoptr(GBytes) big = random_bytes (COMPANION_TUNNEL_PREAUTH_FRAME_LIMIT + 1);
+      g_autoptr(GBytes) big = test_handshake_random_bytes (COMPANION_TUNNEL_PREAUTH_FRAME_LIMIT + 1);
       guint attempts = d->attempts->len;
 
       raw_send (raw, big);
@@ -1377,7 +1320,7 @@ test_session_refusals (void)
   Desktop *d = desktop_new ();
   Phone *p = phone_new ("Session refusals");
   g_autoptr(CompanionIdentity) stranger = companion_identity_generate ();
-  g_autoptr(GBytes) garbage = random_bytes (64);
+  g_autoptr(GBytes) garbage = test_handshake_random_bytes (64);
   g_autoptr(GBytes) desktop_key = desktop_public_key (d);
   g_autofree char *stored = NULL;
   g_autofree char *stored_after = NULL;
@@ -1404,7 +1347,7 @@ test_session_refusals (void)
   /* A well-formed KK from an identity the desktop never paired with. */
   {
     g_autoptr(CompanionNoiseHandshake) handshake =
-      kk_initiator (companion_identity_get_secret_key (stranger), g_bytes_get_data (desktop_key, NULL));
+      test_handshake_kk_initiator (companion_identity_get_secret_key (stranger), g_bytes_get_data (desktop_key, NULL));
     Peer *peer;
 
     raw = raw_connect (d->port, COMPANION_PATH_SESSION);
@@ -1543,8 +1486,8 @@ test_confirm_deadline (void)
   Raw *raw;
 
   companion_desktop_server_set_timing (d->server, 300, COMPANION_TUNNEL_IDLE_TIMEOUT_MS);
-  handshake = pair_initiator (payload, companion_identity_get_secret_key (identity), NULL);
-  first = write_message (handshake, NULL);
+  handshake = test_handshake_pair_initiator (payload, companion_identity_get_secret_key (identity), NULL);
+  first = test_handshake_write (handshake, NULL);
   raw = raw_connect (d->port, COMPANION_PATH_PAIR);
   raw_send (raw, first);
   second = raw_next_message (raw);
@@ -1602,7 +1545,7 @@ test_unlink_from_desktop (void)
   /* The old identity, KK as before: the desktop is paired with no one. */
   {
     g_autoptr(CompanionNoiseHandshake) handshake =
-      kk_initiator (companion_identity_get_secret_key (old_identity), g_bytes_get_data (old_desktop_key, NULL));
+      test_handshake_kk_initiator (companion_identity_get_secret_key (old_identity), g_bytes_get_data (old_desktop_key, NULL));
     Raw *raw = raw_connect (d->port, COMPANION_PATH_SESSION);
     Peer *peer = peer_new (raw->connection, handshake);
 
@@ -1618,8 +1561,8 @@ test_unlink_from_desktop (void)
   fresh = desktop_payload (d);
   {
     g_autoptr(CompanionNoiseHandshake) handshake =
-      pair_initiator (fresh, companion_identity_get_secret_key (old_identity), NULL);
-    g_autoptr(GBytes) message = write_message (handshake, NULL);
+      test_handshake_pair_initiator (fresh, companion_identity_get_secret_key (old_identity), NULL);
+    g_autoptr(GBytes) message = test_handshake_write (handshake, NULL);
 
     assert_pair_message_refused (d, message, COMPANION_CLOSE_UNLINKED);
     assert_last_attempt_refused (d, COMPANION_CLOSE_UNLINKED);
@@ -1632,7 +1575,7 @@ test_unlink_from_desktop (void)
   {
     g_autoptr(GBytes) desktop_key = desktop_public_key (d);
     g_autoptr(CompanionNoiseHandshake) handshake =
-      kk_initiator (companion_identity_get_secret_key (old_identity), g_bytes_get_data (desktop_key, NULL));
+      test_handshake_kk_initiator (companion_identity_get_secret_key (old_identity), g_bytes_get_data (desktop_key, NULL));
     Raw *raw = raw_connect (d->port, COMPANION_PATH_SESSION);
     Peer *peer = peer_new (raw->connection, handshake);
 
@@ -1754,7 +1697,7 @@ pair_new (void)
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr(CompanionIdentity) a = companion_identity_generate ();
   g_autoptr(CompanionIdentity) b = companion_identity_generate ();
-  g_autoptr(CompanionNoiseHandshake) initiator = kk_initiator (companion_identity_get_secret_key (a),
+  g_autoptr(CompanionNoiseHandshake) initiator = test_handshake_kk_initiator (companion_identity_get_secret_key (a),
                                                                companion_identity_get_public_key (b));
   g_autoptr(CompanionNoiseHandshake) responder = NULL;
   g_autoptr(GBytes) prologue = companion_session_prologue ();
@@ -1805,6 +1748,19 @@ pair_free (Pair *pair)
   g_clear_object (&pair->server);
   test_loop_drain ();
   g_free (pair);
+}
+
+/* Keeps the header and data of the last chunk in RECEIVED[0] and [1]. */
+static void
+on_chunk_keep (CompanionTunnel *tunnel,
+               GBytes          *header,
+               GBytes          *data,
+               GBytes         **received)
+{
+  g_clear_pointer (&received[0], g_bytes_unref);
+  g_clear_pointer (&received[1], g_bytes_unref);
+  received[0] = g_bytes_ref (header);
+  received[1] = g_bytes_ref (data);
 }
 
 static void
@@ -1905,6 +1861,38 @@ test_rekey (void)
   g_assert_false (companion_tunnel_send_record (pair->initiator->tunnel, big, &error));
   g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
   g_clear_error (&error);
+
+  /* The largest chunk: a 64-byte header and 60 KiB of data; one byte more
+   * of either is refused before anything is sent. */
+  {
+    g_autoptr(GBytes) header = test_handshake_random_bytes (COMPANION_TUNNEL_CHUNK_HEADER_MAX + 1);
+    g_autoptr(GBytes) data = test_handshake_random_bytes (COMPANION_TUNNEL_CHUNK_MAX + 1);
+    const guint8 *h = g_bytes_get_data (header, NULL);
+    const guint8 *d = g_bytes_get_data (data, NULL);
+    GBytes *received[2] = { NULL, NULL };
+
+    g_signal_connect (pair->responder->tunnel, "chunk", G_CALLBACK (on_chunk_keep), received);
+    g_assert_true (companion_tunnel_send_chunk (pair->initiator->tunnel, h, COMPANION_TUNNEL_CHUNK_HEADER_MAX,
+                                                d, COMPANION_TUNNEL_CHUNK_MAX, &error));
+    g_assert_no_error (error);
+    WAIT_FOR (received[1] != NULL || pair->responder->closed);
+    g_assert_false (pair->responder->closed);
+    g_assert_cmpmem (g_bytes_get_data (received[0], NULL), g_bytes_get_size (received[0]),
+                     h, COMPANION_TUNNEL_CHUNK_HEADER_MAX);
+    g_assert_cmpmem (g_bytes_get_data (received[1], NULL), g_bytes_get_size (received[1]),
+                     d, COMPANION_TUNNEL_CHUNK_MAX);
+    g_assert_false (companion_tunnel_send_chunk (pair->initiator->tunnel, h, COMPANION_TUNNEL_CHUNK_HEADER_MAX + 1,
+                                                 d, COMPANION_TUNNEL_CHUNK_MAX, &error));
+    g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
+    g_clear_error (&error);
+    g_assert_false (companion_tunnel_send_chunk (pair->initiator->tunnel, h, COMPANION_TUNNEL_CHUNK_HEADER_MAX,
+                                                 d, COMPANION_TUNNEL_CHUNK_MAX + 1, &error));
+    g_assert_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
+    g_clear_error (&error);
+    g_signal_handlers_disconnect_by_data (pair->responder->tunnel, received);
+    g_clear_pointer (&received[0], g_bytes_unref);
+    g_clear_pointer (&received[1], g_bytes_unref);
+  }
 
   companion_tunnel_close (pair->initiator->tunnel, COMPANION_CLOSE_NORMAL, NULL);
   WAIT_FOR (pair->initiator->closed && pair->responder->closed);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "test-process.h"
 
@@ -51,11 +52,38 @@ test_process_isolated_env (const char *data_home,
   g_setenv ("G_DEBUG", "gc-friendly,fatal-criticals", TRUE);
 }
 
-/* A failed test must not leave programs behind holding its output open. */
+static char *stderr_dir;
+static guint n_started;
+static goffset file_size_limit;
+
+void
+test_process_set_stderr_dir (const char *dir)
+{
+  g_free (stderr_dir);
+  stderr_dir = g_strdup (dir);
+}
+
+void
+test_process_set_file_size_limit (goffset bytes)
+{
+  file_size_limit = bytes;
+}
+
+/* A failed test must not leave programs behind holding its output open.
+ * Runs between fork and exec: async-signal-safe calls only. */
 static void
 die_with_parent (gpointer user_data)
 {
+  goffset *limit = user_data;
+
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (*limit > 0)
+    {
+      struct rlimit rlimit = { .rlim_cur = (rlim_t) *limit, .rlim_max = (rlim_t) *limit };
+
+      signal (SIGXFSZ, SIG_IGN);
+      setrlimit (RLIMIT_FSIZE, &rlimit);
+    }
 }
 
 TestProcess *
@@ -74,7 +102,15 @@ test_process_start (const char *first, ...)
   g_ptr_array_add (argv, NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, g_memdup2 (&file_size_limit, sizeof file_size_limit),
+                                         g_free);
+  if (stderr_dir != NULL)
+    {
+      g_autofree char *name = g_strdup_printf ("stderr-%u.log", ++n_started);
+      g_autofree char *path = g_build_filename (stderr_dir, name, NULL);
+
+      g_subprocess_launcher_set_stderr_file_path (launcher, path);
+    }
   self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   if (self->process == NULL)
     g_error ("Cannot start %s: %s", first, error->message);
@@ -219,4 +255,44 @@ test_process_get_pid (TestProcess *self)
   const char *pid = g_subprocess_get_identifier (self->process);
 
   return pid != NULL ? atoi (pid) : -1;
+}
+
+const char *
+test_process_program (const char *variable)
+{
+  const char *path = g_getenv (variable);
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+char *
+test_process_export (const char *program_path,
+                     const char *state_dir)
+{
+  const char *argv[] = { program_path, "export", "--state-dir", state_dir, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  char *out = NULL;
+
+  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+  return out;
+}
+
+JsonObject *
+test_process_wait_up_to_date (TestProcess *desktop)
+{
+  for (;;)
+    {
+      JsonObject *event = test_process_wait_event (desktop, "synced");
+
+      if (json_object_get_boolean_member (event, "up_to_date"))
+        return event;
+      json_object_unref (event);
+    }
 }

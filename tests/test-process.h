@@ -21,6 +21,12 @@ int          test_process_timeout_s    (void);
  * criticals, not fatal warnings (see test-process.c). */
 void         test_process_isolated_env (const char  *data_home,
                                         const char  *data_dirs);
+/* Programs started from now on write their stderr to a file of their own
+ * in DIR (stderr-N.log), so a test can read all of it; NULL: the test's. */
+void         test_process_set_stderr_dir (const char *dir);
+/* Programs started from now on cannot grow a file past BYTES (RLIMIT_FSIZE,
+ * with SIGXFSZ ignored, so a write fails as on a full disk); 0: no limit. */
+void         test_process_set_file_size_limit (goffset bytes);
 TestProcess *test_process_start        (const char  *first,
                                         ...) G_GNUC_NULL_TERMINATED;
 /* The next event named EVENT, skipping others; aborts after
@@ -37,6 +43,15 @@ int          test_process_get_pid      (TestProcess *process);
 /* Reads everything the program prints until it closes its output (after a
  * "quit"), so that test_process_get_output() holds all of it. */
 void         test_process_drain        (TestProcess *process);
+/* The program named by the environment VARIABLE (COMPANION_CLI,
+ * COMPANION_PHONE); fails the test when it is not set. */
+const char  *test_process_program      (const char  *variable);
+/* What `PROGRAM export --state-dir STATE_DIR` prints; fails the test on a
+ * non-zero exit. */
+char        *test_process_export       (const char  *program_path,
+                                        const char  *state_dir);
+/* The desktop's next "synced" event that says it is up to date. */
+JsonObject  *test_process_wait_up_to_date (TestProcess *desktop);
 /* SIGKILL: no cleanup of any kind, as a crash or a power cut. Frees PROCESS. */
 void         test_process_kill         (TestProcess *process);
 /* Waits for the exit, frees PROCESS and returns its exit status. */

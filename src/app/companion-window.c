@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "companion-calls-view.h"
@@ -100,7 +101,7 @@ show_offer (CompanionWindow       *self,
 
   text = companion_pairing_payload_to_string (payload);
   code = companion_qr_code_new (text, &error);
-  memset (text, 0, strlen (text));
+  sodium_memzero (text, strlen (text));
   if (code == NULL)
     {
       companion_window_show_error (self, error->message);

@@ -6,6 +6,7 @@
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <sodium.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -343,7 +344,7 @@ show_offer (Engine                *engine,
                        g_get_monotonic_time ()) / G_USEC_PER_SEC;
 
   code = companion_qr_code_new (text, &error);
-  memset (text, 0, strlen (text));
+  sodium_memzero (text, strlen (text));
   if (code == NULL ||
       (options->qr_png != NULL && !companion_qr_code_write_png (code, options->qr_png, QR_PNG_SCALE, &error)))
     {
@@ -1020,6 +1021,9 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
+  /* stdout carries the program's output (JSON lines with --json); every
+   * log message, debug ones included, goes to stderr. */
+  g_log_writer_default_set_use_stderr (TRUE);
 
   if (!companion_core_init (&error))
     return fail (&options, g_steal_pointer (&error));

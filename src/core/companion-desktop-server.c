@@ -3,10 +3,12 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "companion-desktop-server.h"
 #include "companion-identity.h"
@@ -27,6 +29,17 @@ typedef struct
   gboolean                 pairing;
   guint                    deadline_id;
 } Pending;
+
+/* A connection whose HTTP request has not been read whole yet (libsoup
+ * waits for it without a deadline). MESSAGE is not referenced: a weak
+ * pointer, cleared when libsoup drops it. */
+typedef struct
+{
+  CompanionDesktopServer *server;
+  SoupServerMessage      *message;
+  char                   *host;
+  guint                   deadline_id;
+} Unread;
 
 /* A pairing code shown earlier, kept only to say why it is refused. */
 typedef struct
@@ -55,10 +68,13 @@ struct _CompanionDesktopServer
   GPtrArray              *retired;    /* RetiredOffer, oldest first */
 
   GQueue                  pending;    /* Pending, oldest first */
+  GQueue                  unread;     /* Unread, oldest first */
   CompanionTunnel        *pairing_tunnel;
   CompanionPairingOffer  *pairing_offer;
   guint                   confirm_timer_id;
   CompanionTunnel        *session;
+  CompanionTunnel        *challenger; /* a newer session, until it proves itself */
+  guint                   challenger_timer_id;
   char                   *safety_code;
 
   guint                   handshake_deadline_ms;
@@ -266,6 +282,105 @@ admit (CompanionDesktopServer  *self,
   g_signal_connect (connection, "closed", G_CALLBACK (on_pending_closed), pending);
   g_signal_connect (connection, "error", G_CALLBACK (on_pending_error), pending);
   g_queue_push_tail (&self->pending, pending);
+}
+
+/* ---- requests not read yet ------------------------------------------------- */
+
+static void
+unread_free (Unread *unread)
+{
+  g_clear_handle_id (&unread->deadline_id, g_source_remove);
+  if (unread->message != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (unread->message, unread);
+      g_object_remove_weak_pointer (G_OBJECT (unread->message), (gpointer *) &unread->message);
+    }
+  g_free (unread->host);
+  g_free (unread);
+}
+
+static void
+unread_drop (Unread *unread)
+{
+  g_queue_remove (&unread->server->unread, unread);
+  unread_free (unread);
+}
+
+/* Ends the connection under libsoup's feet: a shutdown, not a close, so
+ * libsoup reads the end of the stream and cleans up as for any peer that
+ * left. */
+static void
+unread_cut (Unread *unread)
+{
+  GSocket *socket = unread->message != NULL ? soup_server_message_get_socket (unread->message) : NULL;
+
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+}
+
+static gboolean
+on_unread_deadline (gpointer user_data)
+{
+  Unread *unread = user_data;
+  CompanionDesktopServer *self = unread->server;
+
+  unread->deadline_id = 0;
+  unread_cut (unread);
+  unread_drop (unread);
+  report_failure (self, g_error_new_literal (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_HANDSHAKE_TIMEOUT,
+                                             "A connection did not send its request in time"));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_unread_done (SoupServerMessage *message,
+                gpointer           user_data)
+{
+  unread_drop (user_data);
+}
+
+/* Every connection starts here, before a byte is read: each gets the
+ * handshake deadline to send its whole request, and at most
+ * COMPANION_MAX_UNREAD wait at once, the oldest cut first, so half-sent
+ * requests (slowloris) can neither pile up nor use up the descriptors. */
+static void
+on_request_started (SoupServer        *server,
+                    SoupServerMessage *message,
+                    gpointer           user_data)
+{
+  CompanionDesktopServer *self = user_data;
+  const char *host = soup_server_message_get_remote_host (message);
+  Unread *unread;
+  guint from_host = 0;
+
+  for (GList *l = self->unread.head; l != NULL; l = l->next)
+    if (g_strcmp0 (((Unread *) l->data)->host, host) == 0)
+      from_host++;
+
+  /* As for upgraded connections: the flooding address pays first. */
+  if (from_host >= COMPANION_MAX_UNREAD_PER_HOST || self->unread.length >= COMPANION_MAX_UNREAD)
+    {
+      Unread *oldest = NULL;
+
+      for (GList *l = self->unread.head; l != NULL && oldest == NULL; l = l->next)
+        if (from_host < COMPANION_MAX_UNREAD_PER_HOST || g_strcmp0 (((Unread *) l->data)->host, host) == 0)
+          oldest = l->data;
+      unread_cut (oldest);
+      unread_drop (oldest);
+      report_failure (self, g_error_new_literal (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_REFUSED,
+                                                 "Too many connections were sending their request"));
+    }
+
+  unread = g_new0 (Unread, 1);
+  unread->server = self;
+  unread->message = message;
+  unread->host = g_strdup (host);
+  g_object_add_weak_pointer (G_OBJECT (message), (gpointer *) &unread->message);
+  g_signal_connect (message, "got-headers", G_CALLBACK (on_unread_done), unread);
+  g_signal_connect (message, "finished", G_CALLBACK (on_unread_done), unread);
+  g_signal_connect (message, "disconnected", G_CALLBACK (on_unread_done), unread);
+  unread->deadline_id = g_timeout_add (self->handshake_deadline_ms, on_unread_deadline, unread);
+  g_queue_push_tail (&self->unread, unread);
 }
 
 static void
@@ -576,6 +691,61 @@ on_session_closed (CompanionTunnel        *tunnel,
   g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
 }
 
+static void promote_session (CompanionDesktopServer *self,
+                             CompanionTunnel        *tunnel);
+
+static void
+clear_challenger (CompanionDesktopServer *self)
+{
+  g_clear_handle_id (&self->challenger_timer_id, g_source_remove);
+  if (self->challenger != NULL)
+    {
+      g_autoptr(CompanionTunnel) challenger = g_steal_pointer (&self->challenger);
+
+      g_signal_handlers_disconnect_by_data (challenger, self);
+      companion_tunnel_close (challenger, COMPANION_CLOSE_REPLACED, "replaced");
+    }
+}
+
+static void
+on_challenger_proven (CompanionTunnel        *tunnel,
+                      CompanionDesktopServer *self)
+{
+  g_autoptr(CompanionTunnel) proven = g_steal_pointer (&self->challenger);
+
+  g_clear_handle_id (&self->challenger_timer_id, g_source_remove);
+  g_signal_handlers_disconnect_by_data (proven, self);
+  promote_session (self, proven);
+}
+
+static void
+on_challenger_closed (CompanionTunnel        *tunnel,
+                      GError                 *error,
+                      CompanionDesktopServer *self)
+{
+  g_autoptr(CompanionTunnel) challenger = g_steal_pointer (&self->challenger);
+
+  g_clear_handle_id (&self->challenger_timer_id, g_source_remove);
+  g_signal_handlers_disconnect_by_data (challenger, self);
+  report_failure (self, g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_REFUSED,
+                                     "A second session for the paired phone ended before it proved itself "
+                                     "(a replayed handshake?): %s", error != NULL ? error->message : "closed"));
+}
+
+static gboolean
+on_challenger_deadline (gpointer user_data)
+{
+  CompanionDesktopServer *self = user_data;
+  g_autoptr(CompanionTunnel) challenger = g_steal_pointer (&self->challenger);
+
+  self->challenger_timer_id = 0;
+  g_signal_handlers_disconnect_by_data (challenger, self);
+  companion_tunnel_close (challenger, COMPANION_CLOSE_HANDSHAKE_TIMEOUT, "handshake timeout");
+  report_failure (self, g_error_new_literal (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_HANDSHAKE_TIMEOUT,
+                                             "A second session for the paired phone did not prove itself in time"));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 handle_session_message (CompanionDesktopServer  *self,
                         SoupWebsocketConnection *connection,
@@ -584,8 +754,7 @@ handle_session_message (CompanionDesktopServer  *self,
   g_autoptr(CompanionNoiseHandshake) handshake = NULL;
   g_autoptr(GByteArray) payload = g_byte_array_new ();
   g_autoptr(CompanionTunnel) tunnel = NULL;
-  g_autoptr(GPtrArray) addresses = NULL;
-  g_autoptr(JsonObject) hello = NULL;
+  g_autoptr(JsonObject) ping = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) prologue = NULL;
   gsize len = 0;
@@ -620,7 +789,35 @@ handle_session_message (CompanionDesktopServer  *self,
   if (companion_tunnel_get_state (tunnel) != COMPANION_TUNNEL_STATE_ESTABLISHED)
     return;
 
-  /* The newest authenticated connection wins: the phone may have moved. */
+  if (self->session == NULL)
+    {
+      promote_session (self, tunnel);
+      return;
+    }
+
+  /* A live session is only replaced by one that proves the phone is
+   * there: the first handshake message alone may be a recording. A ping
+   * makes the phone answer at once. */
+  clear_challenger (self);
+  self->challenger = g_object_ref (tunnel);
+  g_signal_connect (tunnel, "peer-proven", G_CALLBACK (on_challenger_proven), self);
+  g_signal_connect (tunnel, "closed", G_CALLBACK (on_challenger_closed), self);
+  self->challenger_timer_id = g_timeout_add (self->handshake_deadline_ms, on_challenger_deadline, self);
+  ping = json_object_new ();
+  json_object_set_string_member (ping, "type", "ping");
+  if (!companion_tunnel_send_record (tunnel, ping, &error))
+    g_debug ("Could not ping a new session: %s", error->message);
+}
+
+/* The newest authenticated connection wins: the phone may have moved. */
+static void
+promote_session (CompanionDesktopServer *self,
+                 CompanionTunnel        *tunnel)
+{
+  g_autoptr(GPtrArray) addresses = NULL;
+  g_autoptr(JsonObject) hello = NULL;
+  g_autoptr(GError) error = NULL;
+
   if (self->session != NULL)
     {
       g_autoptr(CompanionTunnel) old = g_steal_pointer (&self->session);
@@ -670,6 +867,7 @@ forget_phone (CompanionDesktopServer *self,
     g_warning ("Could not save the unlinked record: %s", error->message);
   g_clear_error (&error);
   g_clear_pointer (&self->safety_code, g_free);
+  clear_challenger (self);
   if (!rotate_identity (self, &error))
     g_warning ("Could not replace this desktop's identity: %s", error->message);
 
@@ -854,6 +1052,7 @@ companion_desktop_server_listen (CompanionDesktopServer *self,
   self->soup_server = soup_server_new ("server-header", "companion", NULL);
   /* Deflate costs throughput on media and inflates without bound. */
   soup_server_remove_websocket_extension (self->soup_server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  g_signal_connect (self->soup_server, "request-started", G_CALLBACK (on_request_started), self);
   soup_server_add_websocket_handler (self->soup_server, COMPANION_PATH_PAIR, NULL, NULL,
                                      on_websocket, self, NULL);
   soup_server_add_websocket_handler (self->soup_server, COMPANION_PATH_SESSION, NULL, NULL,
@@ -875,6 +1074,14 @@ companion_desktop_server_listen (CompanionDesktopServer *self,
     }
 
   listeners = soup_server_get_listeners (self->soup_server);
+  /* libsoup listens with a backlog of 10: a burst of connections (a port
+   * scan, a flood) fills it and the kernel drops the next SYNs, the phone's
+   * too, which then waits a second or more to retry. Listening again with
+   * a longer queue lets the eviction of unauthenticated connections, not
+   * the kernel, decide. */
+  for (GSList *l = listeners; l != NULL; l = l->next)
+    if (listen (g_socket_get_fd (l->data), COMPANION_LISTEN_BACKLOG) != 0)
+      g_debug ("Could not lengthen the listen queue: %s", g_strerror (errno));
   if (listeners != NULL)
     {
       g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, NULL);
@@ -991,6 +1198,8 @@ companion_desktop_server_dispose (GObject *object)
   stop_offers (self);
   clear_pairing_tunnel (self);
   g_queue_clear_full (&self->pending, (GDestroyNotify) pending_free);
+  g_queue_clear_full (&self->unread, (GDestroyNotify) unread_free);
+  clear_challenger (self);
   if (self->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->session, self);

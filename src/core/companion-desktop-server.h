@@ -22,6 +22,9 @@ typedef enum
 /* Limits before authentication (docs/protocol.md, "Limits"). */
 #define COMPANION_MAX_UNAUTHENTICATED          8
 #define COMPANION_MAX_UNAUTHENTICATED_PER_HOST 4
+#define COMPANION_MAX_UNREAD                   64
+#define COMPANION_MAX_UNREAD_PER_HOST          32
+#define COMPANION_LISTEN_BACKLOG               256
 #define COMPANION_OFFER_LIFETIME_MS            60000
 #define COMPANION_RETIRED_OFFERS_KEPT          8
 

@@ -310,11 +310,15 @@ companion_pairing_payload_to_string (CompanionPairingPayload *self)
 {
   g_autoptr(GByteArray) raw = NULL;
   g_autofree char *body = NULL;
+  gsize text_len;
   char *text;
 
   g_return_val_if_fail (COMPANION_IS_PAIRING_PAYLOAD (self), NULL);
 
-  raw = g_byte_array_new ();
+  /* Sized for the longest payload up front: growing it would free a copy
+   * of the secret without wiping it. */
+  raw = g_byte_array_sized_new (COMPANION_PAIRING_KEY_SIZE + COMPANION_PAIRING_PSK_SIZE +
+                                COMPANION_PAIRING_PAYLOAD_MAX_ADDRESSES * (1 + 16 + 2));
   g_byte_array_append (raw, self->public_key, COMPANION_PAIRING_KEY_SIZE);
   g_byte_array_append (raw, self->psk, COMPANION_PAIRING_PSK_SIZE);
   for (guint i = 0; i < self->addresses->len; i++)
@@ -334,7 +338,10 @@ companion_pairing_payload_to_string (CompanionPairingPayload *self)
 
   body = companion_base32_encode (raw->data, raw->len);
   sodium_memzero (raw->data, raw->len);
-  text = g_strdup_printf (PREFIX "%u/%s", self->version, body);
+  /* Formatted in place: g_strdup_printf() would grow buffers of its own. */
+  text_len = strlen (PREFIX) + 3 + 1 + strlen (body) + 1;
+  text = g_malloc (text_len);
+  g_snprintf (text, text_len, PREFIX "%u/%s", self->version, body);
   sodium_memzero (body, strlen (body));
   return text;
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <png.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,23 @@
 
 /* Files larger than this cannot be a reasonable screenshot or photo. */
 #define MAX_FILE_SIZE (64 * 1024 * 1024)
+
+/* A scanned code's text: a pairing payload holds a secret, so it is wiped
+ * when the last reference goes. */
+typedef struct
+{
+  gsize  len;
+  guint8 data[];
+} ScannedText;
+
+static void
+scanned_text_free (gpointer user_data)
+{
+  ScannedText *text = user_data;
+
+  sodium_memzero (text->data, text->len);
+  g_free (text);
+}
 
 GPtrArray *
 companion_qr_scanner_scan_gray (const guint8 *pixels,
@@ -63,8 +81,12 @@ companion_qr_scanner_scan_gray (const guint8 *pixels,
         {
           if (zbar_symbol_get_type (symbol) != ZBAR_QRCODE)
             continue;
-          g_ptr_array_add (found, g_bytes_new (zbar_symbol_get_data (symbol),
-                                               zbar_symbol_get_data_length (symbol)));
+          gsize len = zbar_symbol_get_data_length (symbol);
+          ScannedText *copy = g_malloc (sizeof (ScannedText) + len);
+
+          copy->len = len;
+          memcpy (copy->data, zbar_symbol_get_data (symbol), len);
+          g_ptr_array_add (found, g_bytes_new_with_free_func (copy->data, len, scanned_text_free, copy));
         }
     }
 

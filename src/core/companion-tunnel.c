@@ -49,6 +49,7 @@ enum {
   SIGNAL_RECORD,
   SIGNAL_CLOSED,
   SIGNAL_CHUNK,
+  SIGNAL_PEER_PROVEN,
   N_SIGNALS
 };
 
@@ -316,6 +317,12 @@ on_transport_message (CompanionTunnel *self,
     }
   self->messages_received++;
   self->last_received = g_get_monotonic_time ();
+  /* A first handshake message can be replayed; a transport message that
+   * decrypts proves the peer is here now. */
+  if (self->messages_received == 1)
+    g_signal_emit (self, signals[SIGNAL_PEER_PROVEN], 0);
+  if (self->state != COMPANION_TUNNEL_STATE_ESTABLISHED)
+    return;
   if (self->rekey_interval > 0 &&
       companion_noise_cipher_get_nonce (self->receive_cipher) % self->rekey_interval == 0)
     companion_noise_cipher_rekey (self->receive_cipher);
@@ -663,6 +670,10 @@ companion_tunnel_class_init (CompanionTunnelClass *klass)
   signals[SIGNAL_CHUNK] =
     g_signal_new ("chunk", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_BYTES, G_TYPE_BYTES);
+  /* Once, when the peer's first transport message decrypts. */
+  signals[SIGNAL_PEER_PROVEN] =
+    g_signal_new ("peer-proven", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -600,6 +600,9 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
+  /* stdout carries the program's output (JSON lines with --json); every
+   * log message, debug ones included, goes to stderr. */
+  g_log_writer_default_set_use_stderr (TRUE);
   options.seed = -1;
 
   if (!companion_core_init (&error))
