@@ -1070,7 +1070,9 @@ upsert_record (CompanionMirrorStore  *self,
                            COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD, "an upsert without a record");
       return FALSE;
     }
-  if (!companion_record_validate (entity, record, &record_error))
+  /* Validated and written out in one pass. */
+  json = companion_record_to_canonical (entity, record, NULL, &record_error);
+  if (json == NULL)
     return set_invalid_record (error, record_error);
 
   id = companion_record_get_id (entity, record);
@@ -1079,14 +1081,6 @@ upsert_record (CompanionMirrorStore  *self,
       g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
                    "%s “%s”: the change's id “%s” is not the record's",
                    companion_entity_to_string (entity), id, expected_id);
-      return FALSE;
-    }
-
-  json = canonical_object (record);
-  if (json == NULL)
-    {
-      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
-                   "%s “%s” has no canonical form", companion_entity_to_string (entity), id);
       return FALSE;
     }
 
