@@ -22,6 +22,11 @@
 #define BUSY_TIMEOUT_MS     5000
 #define JOURNAL_SIZE_LIMIT  "67108864" /* 64 MiB */
 #define COPY_CHUNK          (64 * 1024)
+/* The page cache while a snapshot loads (KiB): index inserts all over a large
+ * table re-read pages that the default 2 MiB cannot keep. Back to the
+ * default once the snapshot is finished. */
+#define SNAPSHOT_CACHE      "PRAGMA cache_size = -65536"
+#define DEFAULT_CACHE       "PRAGMA cache_size = -2000"
 
 /* Schema migrations: migrations[N - 1] takes the database from user_version
  * N - 1 to N, in one transaction with the new user_version. A released
@@ -198,6 +203,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_release)
 typedef struct
 {
   GHashTable *touched_chats; /* chat ids whose last message may have changed */
+  GHashTable *newer_chats;   /* bulk: chat id → time of its newest new message */
   GPtrArray  *unlink_files;  /* media files of deleted media records */
   gboolean    bulk;          /* a snapshot page: index messages later */
 } Batch;
@@ -208,6 +214,7 @@ batch_new (gboolean bulk)
   Batch *batch = g_new0 (Batch, 1);
 
   batch->touched_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   batch->unlink_files = g_ptr_array_new_with_free_func (g_free);
   batch->bulk = bulk;
   return batch;
@@ -217,6 +224,7 @@ static void
 batch_free (Batch *batch)
 {
   g_hash_table_unref (batch->touched_chats);
+  g_hash_table_unref (batch->newer_chats);
   g_ptr_array_unref (batch->unlink_files);
   g_free (batch);
 }
@@ -750,6 +758,46 @@ find_message (CompanionMirrorStore  *self,
   return found;
 }
 
+/* Whether message ID is stored, from the id index alone: 1, 0, or -1 with
+ * ERROR set. CHAT_OUT (may be NULL) gets its chat. */
+static int
+message_exists (CompanionMirrorStore  *self,
+                const char            *id,
+                char                 **chat_out,
+                GError               **error)
+{
+  g_autoptr(Statement) stmt = get_statement (self, "SELECT chat FROM messages WHERE id = ?1", error);
+  int found;
+
+  if (stmt == NULL)
+    return -1;
+  bind_text (stmt, 1, id);
+  found = step_row (self, stmt, error);
+  if (found == 1 && chat_out != NULL)
+    *chat_out = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  return found;
+}
+
+/* A snapshot's new message may change its chat's preview only if it is the
+ * chat's newest: refresh_chats compares, instead of querying every chat a
+ * page touches (history comes newest first, so most are older). */
+static void
+note_new_message (Batch      *batch,
+                  const char *chat,
+                  gint64      time)
+{
+  gint64 *newest = g_hash_table_lookup (batch->newer_chats, chat);
+
+  if (newest == NULL)
+    {
+      newest = g_new (gint64, 1);
+      *newest = time;
+      g_hash_table_insert (batch->newer_chats, g_strdup (chat), newest);
+    }
+  else if (time > *newest)
+    *newest = time;
+}
+
 static gboolean
 fts_delete (CompanionMirrorStore  *self,
             gint64                 num,
@@ -798,14 +846,14 @@ upsert_message (CompanionMirrorStore  *self,
     return FALSE;
   if (reply_to != NULL)
     {
-      g_auto(StoredMessage) replied = { 0, };
+      g_autofree char *replied_chat = NULL;
 
-      found = find_message (self, reply_to, &replied, error);
+      found = message_exists (self, reply_to, &replied_chat, error);
       if (found < 0)
         return FALSE;
       /* History comes newest first: a snapshot may name an older message
        * that has not arrived yet. A live change may not. */
-      if ((found == 0 && !batch->bulk) || (found == 1 && g_strcmp0 (replied.chat, chat) != 0))
+      if ((found == 0 && !batch->bulk) || (found == 1 && g_strcmp0 (replied_chat, chat) != 0))
         {
           g_set_error (error, COMPANION_MIRROR_STORE_ERROR,
                        COMPANION_MIRROR_STORE_ERROR_UNKNOWN_REFERENCE,
@@ -815,7 +863,10 @@ upsert_message (CompanionMirrorStore  *self,
         }
     }
 
-  found = find_message (self, id, &stored, error);
+  /* A snapshot brings mostly new messages: ask the id index alone first. */
+  found = batch->bulk ? message_exists (self, id, NULL, error) : 1;
+  if (found == 1)
+    found = find_message (self, id, &stored, error);
   if (found < 0)
     return FALSE;
 
@@ -860,7 +911,13 @@ upsert_message (CompanionMirrorStore  *self,
 
   num = found == 1 ? stored.num : sqlite3_last_insert_rowid (self->db);
   indexed = found == 1 ? stored.indexed : TRUE;
-  g_hash_table_add (batch->touched_chats, g_strdup (chat));
+  if (found == 0 && batch->bulk)
+    {
+      if (!member_bool (record, "deleted"))
+        note_new_message (batch, chat, member_int (record, "time"));
+    }
+  else
+    g_hash_table_add (batch->touched_chats, g_strdup (chat));
 
   if (batch->bulk || !indexed)
     {
@@ -1162,7 +1219,7 @@ refresh_chats (CompanionMirrorStore  *self,
                GError               **error)
 {
   GHashTableIter iter;
-  gpointer key;
+  gpointer key, value;
 
   g_hash_table_iter_init (&iter, batch->touched_chats);
   while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -1180,6 +1237,31 @@ refresh_chats (CompanionMirrorStore  *self,
         return FALSE;
       bind_text (stmt, 1, key);
       sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+    }
+
+  g_hash_table_iter_init (&iter, batch->newer_chats);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr(Statement) stmt = NULL;
+
+      if (g_hash_table_contains (batch->touched_chats, key))
+        continue;
+      /* The same, only for a chat whose newest message may now be a new one. */
+      stmt = get_statement (self,
+        "UPDATE chats SET (last_message_time, last_message_preview) = ("
+        "  SELECT m.time, substr(CASE WHEN m.text <> '' THEN m.text"
+        "                        ELSE coalesce(md.name, '') END, 1, ?2)"
+        "  FROM messages m LEFT JOIN media md ON md.hash = m.media"
+        "  WHERE m.chat = chats.id AND m.deleted = 0"
+        "  ORDER BY m.time DESC, m.id DESC LIMIT 1) "
+        "WHERE id = ?1 AND (last_message_time IS NULL OR last_message_time <= ?3)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, key);
+      sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
+      sqlite3_bind_int64 (stmt, 3, *(gint64 *) value);
       if (!step_done (self, stmt, error))
         return FALSE;
     }
@@ -1736,7 +1818,7 @@ companion_mirror_store_apply_snapshot (CompanionMirrorStore  *self,
       return FALSE;
     }
 
-  if (!begin_write (self, error))
+  if (!exec_static (self, SNAPSHOT_CACHE, error) || !begin_write (self, error))
     return FALSE;
   for (guint i = 0; i < records->len; i++)
     {
@@ -1787,7 +1869,7 @@ companion_mirror_store_finish_snapshot (CompanionMirrorStore  *self,
       !write_cursor (self, cursor, TRUE, error) ||
       !commit (self, error))
     goto fail;
-  return TRUE;
+  return exec_static (self, DEFAULT_CACHE, error);
 
 fail:
   rollback (self);
