@@ -113,6 +113,7 @@ typedef enum
   S_TEXT_CONTACTS,
   S_TEXT_CHATS,
   S_TEXT_PREVIEWS,
+  S_TEXT_PREVIEW_MEDIA,
   S_TEXT_MEDIA_FIRST,
   S_TEXT_MEDIA_AFTER,
   S_TEXT_MESSAGES_NEWEST,
@@ -193,6 +194,10 @@ static const char * const statement_sql[N_STATEMENTS] = {
   [S_TEXT_PREVIEWS] = "SELECT m.id, m.time, m.record FROM chats c JOIN messages m ON m.id ="
                       " (SELECT id FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1)"
                       " ORDER BY c.id",
+  [S_TEXT_PREVIEW_MEDIA] = "SELECT hash, 0, record FROM media WHERE hash IN"
+                           " (SELECT m.media FROM chats c JOIN messages m ON m.id ="
+                           " (SELECT id FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1))"
+                           " ORDER BY hash",
   [S_TEXT_MEDIA_FIRST] = "SELECT hash, 0, record FROM media ORDER BY hash LIMIT ?3",
   [S_TEXT_MEDIA_AFTER] = "SELECT hash, 0, record FROM media WHERE hash > ?2 ORDER BY hash LIMIT ?3",
   [S_TEXT_MESSAGES_NEWEST] = "SELECT id, time, record FROM messages ORDER BY time DESC, id DESC LIMIT ?3",
@@ -1502,13 +1507,15 @@ companion_phone_store_read_texts (CompanionPhoneStore *self,
 GPtrArray *
 companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
                                        GPtrArray          **previews_out,
+                                       GPtrArray          **preview_media_out,
                                        GError             **error)
 {
   g_autoptr(GPtrArray) chats = NULL;
   g_autoptr(GPtrArray) previews = NULL;
+  g_autoptr(GPtrArray) preview_media = NULL;
 
   g_return_val_if_fail (COMPANION_IS_PHONE_STORE (self), NULL);
-  g_return_val_if_fail (previews_out != NULL, NULL);
+  g_return_val_if_fail (previews_out != NULL && preview_media_out != NULL, NULL);
 
   /* One read transaction: every preview's chat is among the chats. */
   if (!run_simple (self, S_BEGIN_READ, error))
@@ -1521,13 +1528,17 @@ companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
     {
       g_autoptr(UsedStatement) stmt = use (self, S_TEXT_PREVIEWS);
       previews = collect_texts (self, stmt, error);
-      if (previews == NULL)
-        g_clear_pointer (&chats, g_ptr_array_unref);
+    }
+  if (previews != NULL)
+    {
+      g_autoptr(UsedStatement) stmt = use (self, S_TEXT_PREVIEW_MEDIA);
+      preview_media = collect_texts (self, stmt, error);
     }
   run_simple (self, S_COMMIT, NULL);
-  if (chats == NULL)
+  if (preview_media == NULL)
     return NULL;
   *previews_out = g_steal_pointer (&previews);
+  *preview_media_out = g_steal_pointer (&preview_media);
   return g_steal_pointer (&chats);
 }
 

@@ -139,9 +139,11 @@ GPtrArray           *companion_phone_store_read_texts     (CompanionPhoneStore  
                                                            guint                 limit,
                                                            GError              **error);
 /* Every chat by id and, read in the same transaction, each chat's newest
- * message (the previews of the chat list), by chat id. */
+ * message (the previews of the chat list), by chat id, and the media records
+ * those previews show, by hash. */
 GPtrArray           *companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
                                                             GPtrArray          **previews_out,
+                                                            GPtrArray          **preview_media_out,
                                                             GError             **error);
 
 /* Every current record, for the canonical export (docs/records.md), read in

@@ -15,8 +15,9 @@ typedef enum
 {
   PHASE_IDLE,
   PHASE_CONTACTS,
-  PHASE_MEDIA,
   PHASE_CHATS,
+  PHASE_PREVIEWS,  /* the media the previews show, then the previews */
+  PHASE_MEDIA,
   PHASE_MESSAGES,
   PHASE_CALLS,
   PHASE_END,
@@ -42,6 +43,7 @@ struct _CompanionPhoneSync
   gboolean              must_answer;   /* a sync-request not answered yet */
   gboolean              previews_queued; /* refill: this read was the previews */
   GPtrArray            *previews;      /* each chat's newest message, sent first (texts) */
+  GPtrArray            *preview_media; /* the media they show, sent before them */
 
   /* Keyset positions within the long phases. */
   char                 *after_key;
@@ -111,7 +113,6 @@ refill (CompanionPhoneSync *self)
   while (g_queue_is_empty (&self->pending) && self->phase < PHASE_END)
     {
       g_autoptr(GPtrArray) records = NULL;
-      g_autoptr(GPtrArray) previews = NULL;
       CompanionEntity entity;
 
       if (self->phase_listed)
@@ -132,26 +133,37 @@ refill (CompanionPhoneSync *self)
           break;
 
         case PHASE_CHATS:
-          /* Chats, then each chat's newest message: the chat list with its
-           * previews comes before any history. */
+          /* Chats, then each chat's newest message (with the media it
+           * shows): the chat list with its previews comes before all else. */
           entity = COMPANION_ENTITY_CHAT;
-          records = companion_phone_store_read_chat_texts (self->store, &previews, &error);
+          g_clear_pointer (&self->previews, g_ptr_array_unref);
+          g_clear_pointer (&self->preview_media, g_ptr_array_unref);
+          records = companion_phone_store_read_chat_texts (self->store, &self->previews,
+                                                           &self->preview_media, &error);
           self->phase_listed = TRUE;
-          if (records != NULL)
+          break;
+
+        case PHASE_PREVIEWS:
+          /* Read with the chats; the media come again, harmlessly, with
+           * all the others. */
+          if (self->preview_media != NULL)
             {
-              g_clear_pointer (&self->previews, g_ptr_array_unref);
-              self->previews = g_steal_pointer (&previews);
+              entity = COMPANION_ENTITY_MEDIA;
+              records = g_steal_pointer (&self->preview_media);
             }
+          else
+            {
+              entity = COMPANION_ENTITY_MESSAGE;
+              records = g_steal_pointer (&self->previews);
+            }
+          if (records == NULL)
+            records = g_ptr_array_new ();
+          self->phase_listed = self->previews == NULL;
+          self->previews_queued = TRUE;
           break;
 
         case PHASE_MESSAGES:
           entity = COMPANION_ENTITY_MESSAGE;
-          if (self->previews != NULL)
-            {
-              records = g_steal_pointer (&self->previews);
-              self->previews_queued = TRUE;
-              break;
-            }
           records = companion_phone_store_read_texts (self->store, entity, self->before_time,
                                                       self->after_key, COMPANION_SYNC_LIST_PAGE, &error);
           self->phase_listed = records != NULL && records->len == 0;
@@ -174,7 +186,7 @@ refill (CompanionPhoneSync *self)
           fail (self, g_steal_pointer (&error));
           return FALSE;
         }
-      /* The previews do not move the history's keyset position. */
+      /* The chat list does not move the keyset position of what follows. */
       queue_records (self, entity, records, entity != COMPANION_ENTITY_CHAT && !self->previews_queued);
       self->previews_queued = FALSE;
     }
@@ -330,6 +342,7 @@ on_sync_request (CompanionPhoneClient *client,
   clear_pending (self);
   g_clear_pointer (&self->after_key, g_free);
   g_clear_pointer (&self->previews, g_ptr_array_unref);
+  g_clear_pointer (&self->preview_media, g_ptr_array_unref);
   self->in_flight = 0;
   self->pages_sent = 0;
   self->must_answer = TRUE;
@@ -474,6 +487,7 @@ companion_phone_sync_finalize (GObject *object)
 
   g_free (self->after_key);
   g_clear_pointer (&self->previews, g_ptr_array_unref);
+  g_clear_pointer (&self->preview_media, g_ptr_array_unref);
 
   G_OBJECT_CLASS (companion_phone_sync_parent_class)->finalize (object);
 }
