@@ -1805,29 +1805,46 @@ companion_mirror_store_apply_snapshot (CompanionMirrorStore  *self,
                                        GPtrArray             *records,
                                        GError               **error)
 {
+  CompanionSnapshotPage page = { entity, records };
+
+  g_return_val_if_fail (records != NULL, FALSE);
+
+  return companion_mirror_store_apply_snapshot_pages (self, &page, 1, error);
+}
+
+gboolean
+companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
+                                             const CompanionSnapshotPage *pages,
+                                             guint                        n_pages,
+                                             GError                     **error)
+{
   g_autoptr(Batch) batch = batch_new (TRUE);
 
   g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
-  g_return_val_if_fail (records != NULL, FALSE);
+  g_return_val_if_fail (pages != NULL || n_pages == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if ((guint) entity >= COMPANION_N_ENTITIES)
-    {
-      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
-                   "snapshot page: unknown entity %d", (int) entity);
-      return FALSE;
-    }
+  for (guint p = 0; p < n_pages; p++)
+    if ((guint) pages[p].entity >= COMPANION_N_ENTITIES || pages[p].records == NULL)
+      {
+        g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
+                     "snapshot page: unknown entity %d", (int) pages[p].entity);
+        return FALSE;
+      }
 
   if (!exec_static (self, SNAPSHOT_CACHE, error) || !begin_write (self, error))
     return FALSE;
-  for (guint i = 0; i < records->len; i++)
-    {
-      if (!upsert_record (self, batch, entity, g_ptr_array_index (records, i), NULL, error))
-        {
-          g_prefix_error (error, "snapshot page, %s %u: ", companion_entity_to_string (entity), i + 1);
-          goto fail;
-        }
-    }
+  for (guint p = 0; p < n_pages; p++)
+    for (guint i = 0; i < pages[p].records->len; i++)
+      {
+        if (!upsert_record (self, batch, pages[p].entity, g_ptr_array_index (pages[p].records, i),
+                            NULL, error))
+          {
+            g_prefix_error (error, "snapshot page, %s %u: ",
+                            companion_entity_to_string (pages[p].entity), i + 1);
+            goto fail;
+          }
+      }
   if (!refresh_chats (self, batch, error) || !commit (self, error))
     goto fail;
   return TRUE;
