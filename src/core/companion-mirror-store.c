@@ -758,23 +758,29 @@ find_message (CompanionMirrorStore  *self,
   return found;
 }
 
-/* Whether message ID is stored, from the id index alone: 1, 0, or -1 with
- * ERROR set. CHAT_OUT (may be NULL) gets its chat. */
+/* Whether message ID is stored: 1, 0, or -1 with ERROR set. CHAT_OUT (may
+ * be NULL) gets its chat; SAME_OUT (may be NULL) whether it is stored as
+ * JSON (which may be NULL) already. */
 static int
 message_exists (CompanionMirrorStore  *self,
                 const char            *id,
+                const char            *json,
                 char                 **chat_out,
+                gboolean              *same_out,
                 GError               **error)
 {
-  g_autoptr(Statement) stmt = get_statement (self, "SELECT chat FROM messages WHERE id = ?1", error);
+  g_autoptr(Statement) stmt = get_statement (self, "SELECT chat, json = ?2 FROM messages WHERE id = ?1", error);
   int found;
 
   if (stmt == NULL)
     return -1;
   bind_text (stmt, 1, id);
+  bind_text (stmt, 2, json);
   found = step_row (self, stmt, error);
   if (found == 1 && chat_out != NULL)
     *chat_out = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  if (same_out != NULL)
+    *same_out = found == 1 && sqlite3_column_int (stmt, 1) == 1;
   return found;
 }
 
@@ -848,7 +854,7 @@ upsert_message (CompanionMirrorStore  *self,
     {
       g_autofree char *replied_chat = NULL;
 
-      found = message_exists (self, reply_to, &replied_chat, error);
+      found = message_exists (self, reply_to, NULL, &replied_chat, NULL, error);
       if (found < 0)
         return FALSE;
       /* History comes newest first: a snapshot may name an older message
@@ -863,8 +869,19 @@ upsert_message (CompanionMirrorStore  *self,
         }
     }
 
-  /* A snapshot brings mostly new messages: ask the id index alone first. */
-  found = batch->bulk ? message_exists (self, id, NULL, error) : 1;
+  /* A snapshot brings mostly new messages, and each chat's newest twice
+   * (first for the chat list, then in the history): ask the id index first;
+   * the same record stored already changes nothing. */
+  if (batch->bulk)
+    {
+      gboolean same = FALSE;
+
+      found = message_exists (self, id, json, NULL, &same, error);
+      if (same)
+        return TRUE;
+    }
+  else
+    found = 1;
   if (found == 1)
     found = find_message (self, id, &stored, error);
   if (found < 0)
