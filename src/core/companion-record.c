@@ -248,15 +248,18 @@ write_canonical (GString  *out,
 
           if (JSON_NODE_HOLDS_OBJECT (node))
             {
-              GList *members = json_object_get_members (json_node_get_object (node));
+              JsonObjectIter iter;
+              const char *name;
               guint i = 0;
 
+              /* Iterated in place: json_object_get_members() copies the list. */
               frame.object = json_node_get_object (node);
-              frame.length = g_list_length (members);
+              frame.length = json_object_get_size (frame.object);
               frame.keys = g_new (const char *, frame.length + 1);
-              for (GList *l = members; l != NULL; l = l->next)
-                frame.keys[i++] = l->data;
-              g_list_free (members);
+              json_object_iter_init (&iter, frame.object);
+              while (i < frame.length && json_object_iter_next (&iter, &name, NULL))
+                frame.keys[i++] = name;
+              frame.length = i;
               qsort (frame.keys, frame.length, sizeof (const char *), compare_keys);
               g_string_append_c (out, '{');
               g_array_append_val (stack, frame);
