@@ -300,6 +300,13 @@ on_snapshot (CompanionDesktopServer *server,
       g_ptr_array_add (records, json_node_get_object (item));
     }
 
+  /* The chat list (chats, then their previews) is committed as soon as
+   * the next kind of record arrives, not held back with a whole batch. */
+  if (self->pages->len > 0 &&
+      ((PendingPage *) g_ptr_array_index (self->pages, self->pages->len - 1))->snapshot.entity != entity &&
+      !flush_pages (self))
+    return;
+
   pending = g_new0 (PendingPage, 1);
   pending->page = json_object_ref (record);
   pending->snapshot.entity = entity;
