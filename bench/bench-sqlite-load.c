@@ -187,11 +187,12 @@ bench_sqlite_load (const char  *phone_db,
     ok = extract (phone, tables[i].extract, &rows[i], strings, error);
   sqlite3_close (phone);
 
-  /* The mirror's connection settings, with a page cache as large as the
-   * mirror's during a snapshot. */
+  /* The mirror's connection settings, with the page cache and checkpoint
+   * interval the mirror uses during a snapshot. */
   if (ok && (sqlite3_open_v2 (mirror_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
              sqlite3_exec (db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                               "PRAGMA foreign_keys = ON; PRAGMA cache_size = -" G_STRINGIFY (BENCH_CACHE_KIB),
+                               "PRAGMA foreign_keys = ON; PRAGMA cache_size = -" G_STRINGIFY (BENCH_CACHE_KIB) ";"
+                               "PRAGMA wal_autocheckpoint = " G_STRINGIFY (BENCH_CHECKPOINT_PAGES),
                            NULL, NULL, NULL) != SQLITE_OK))
     ok = sqlite_failed (db, mirror_db, error);
 

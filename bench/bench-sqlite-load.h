@@ -5,9 +5,10 @@
 
 G_BEGIN_DECLS
 
-/* The page cache the baseline gets, in KiB: the mirror's own during a
- * snapshot (COMPANION_MIRROR_STORE_SNAPSHOT_CACHE_KIB). */
-#define BENCH_CACHE_KIB 65536
+/* The page cache (KiB) and checkpoint interval (pages) the baseline gets:
+ * the mirror's own during a snapshot (companion-mirror-store.c). */
+#define BENCH_CACHE_KIB        65536
+#define BENCH_CHECKPOINT_PAGES 32768
 
 /* Loads every record of the phone database PHONE_DB into a new mirror
  * database in STATE_DIR, and returns the seconds the load took (rows,

@@ -23,10 +23,14 @@
 #define JOURNAL_SIZE_LIMIT  "67108864" /* 64 MiB */
 #define COPY_CHUNK          (64 * 1024)
 /* The page cache while a snapshot loads (KiB): index inserts all over a large
- * table re-read pages that the default 2 MiB cannot keep. Back to the
- * default once the snapshot is finished. */
+ * table re-read pages that the default 2 MiB cannot keep. And a longer
+ * write-ahead log between checkpoints (pages): an index page that several
+ * commits rewrote is copied back to the database once, not after each.
+ * Both back to the defaults once the snapshot is finished. */
 #define SNAPSHOT_CACHE      "PRAGMA cache_size = -65536"
 #define DEFAULT_CACHE       "PRAGMA cache_size = -2000"
+#define SNAPSHOT_CHECKPOINT "PRAGMA wal_autocheckpoint = 32768"
+#define DEFAULT_CHECKPOINT  "PRAGMA wal_autocheckpoint = 1000"
 
 /* Schema migrations: migrations[N - 1] takes the database from user_version
  * N - 1 to N, in one transaction with the new user_version. A released
@@ -1849,7 +1853,8 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
         return FALSE;
       }
 
-  if (!exec_static (self, SNAPSHOT_CACHE, error) || !begin_write (self, error))
+  if (!exec_static (self, SNAPSHOT_CACHE, error) || !exec_static (self, SNAPSHOT_CHECKPOINT, error) ||
+      !begin_write (self, error))
     return FALSE;
   for (guint p = 0; p < n_pages; p++)
     for (guint i = 0; i < pages[p].records->len; i++)
@@ -1903,7 +1908,7 @@ companion_mirror_store_finish_snapshot (CompanionMirrorStore  *self,
       !write_cursor (self, cursor, TRUE, error) ||
       !commit (self, error))
     goto fail;
-  return exec_static (self, DEFAULT_CACHE, error);
+  return exec_static (self, DEFAULT_CACHE, error) && exec_static (self, DEFAULT_CHECKPOINT, error);
 
 fail:
   rollback (self);
