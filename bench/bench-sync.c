@@ -1,73 +1,300 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* First sync with the real programs on loopback: from "paired" to the chat
- * list on the desktop (chats and their previews committed) and to the full
- * mirror, with the peak resident memory of both processes.
+/* First sync with the real programs on loopback, against a raw SQLite bulk
+ * load of the same rows into the same schema (bench-sqlite-load.c):
+ *
+ *  B2  from "paired" until every record is committed on the desktop and
+ *      every message searchable, its ratio to the baseline's time, and the
+ *      peak resident memory of both processes;
+ *  B3  from the phone's "scanned" to the complete chat list (every chat
+ *      and its newest message committed), for the smallest and the largest
+ *      data set.
+ *
+ * The phone's data is generated before the desktop starts, so that a long
+ * generation cannot outlive the pairing code.
+ *
+ * Each run also checks that the mirror holds as many records as the phone
+ * and, up to CHECK_EXPORT_MAX messages, that the two exports are identical.
  * Usage: bench-sync SPEC [SPEC…], e.g. chats=5000,messages=1000000,… */
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "bench-sqlite-load.h"
+#include "companion-generator.h"
+#include "companion-mirror-store.h"
+#include "companion-phone-store.h"
 #include "test-process.h"
+#include "test-util.h"
 
-static int
+/* Exports hold every record in memory: compared up to this size. */
+#define CHECK_EXPORT_MAX 200000
+
+typedef struct
+{
+  const char *spec;
+  gint64      messages;
+  double      chat_list_s;
+  double      sync_s;
+  double      baseline_s;
+  guint64     baseline_rows;
+  double      desk_mib;
+  double      phone_mib;
+} Run;
+
+static gint64
+count_previews (const char *phone_db)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 count = -1;
+
+  if (sqlite3_open_v2 (phone_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "SELECT count(DISTINCT chat) FROM messages", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    count = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return count;
+}
+
+/* The desktop commits the previews in the first message pages: the chat
+ * list is complete at the page that brings their count to PREVIEWS. */
+static gint64
+chat_list_time (const char *output,
+                gint64      previews)
+{
+  g_auto(GStrv) lines = g_strsplit (output, "\n", -1);
+  gint64 seen = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(JsonObject) event = NULL;
+
+      if (strstr (lines[i], "\"sync-progress\"") == NULL)
+        continue;
+      event = test_util_json_object (lines[i]);
+      if (!g_str_equal (json_object_get_string_member (event, "entity"), "message"))
+        continue;
+      seen += json_object_get_int_member (event, "records");
+      if (seen >= previews)
+        return json_object_get_int_member (event, "monotonic_us");
+    }
+  return -1;
+}
+
+static gboolean
+check_mirror (const char *desk,
+              const char *phone_dir,
+              gint64      messages)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CompanionMirrorStore) mirror = companion_mirror_store_open (desk, &error);
+  g_autoptr(CompanionPhoneStore) phone = companion_phone_store_open (phone_dir, &error);
+  g_autoptr(GPtrArray) hits = NULL;
+
+  if (mirror == NULL || phone == NULL)
+    {
+      fprintf (stderr, "bench-sync: %s\n", error->message);
+      return FALSE;
+    }
+  for (CompanionEntity entity = 0; entity < COMPANION_N_ENTITIES; entity++)
+    {
+      gint64 mirrored = companion_mirror_store_count (mirror, entity, NULL);
+      gint64 held = companion_phone_store_count (phone, entity, NULL);
+
+      if (mirrored != held)
+        {
+          fprintf (stderr, "bench-sync: the mirror holds %" G_GINT64_FORMAT " %s records, the phone %"
+                   G_GINT64_FORMAT "\n", mirrored, companion_entity_to_string (entity), held);
+          return FALSE;
+        }
+    }
+  /* Searchable: a word every data set has finds something. */
+  hits = companion_mirror_store_search (mirror, "a", "[", "]", 1, &error);
+  if (hits == NULL || (messages > 0 && hits->len == 0))
+    {
+      fprintf (stderr, "bench-sync: search after the sync found nothing%s%s\n",
+               error != NULL ? ": " : "", error != NULL ? error->message : "");
+      return FALSE;
+    }
+  if (messages <= CHECK_EXPORT_MAX)
+    {
+      g_autoptr(CompanionExport) mirror_export = companion_mirror_store_export (mirror, NULL);
+      g_autoptr(CompanionExport) phone_export = companion_phone_store_export (phone, NULL);
+      g_autofree char *desk_text = companion_export_to_string (mirror_export, NULL);
+      g_autofree char *phone_text = companion_export_to_string (phone_export, NULL);
+
+      if (!g_str_equal (desk_text, phone_text))
+        {
+          fprintf (stderr, "bench-sync: the exports of the mirror and the phone differ\n");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
 measure (const char *cli,
          const char *phone,
          const char *root,
-         const char *spec,
+         Run        *run,
          guint       index)
 {
   g_autofree char *dir = g_strdup_printf ("%s/run-%u", root, index);
   g_autofree char *desk = g_build_filename (dir, "desktop", NULL);
   g_autofree char *phone_dir = g_build_filename (dir, "phone", NULL);
+  g_autofree char *phone_db = g_build_filename (phone_dir, COMPANION_PHONE_STORE_FILENAME, NULL);
+  g_autofree char *baseline_dir = g_build_filename (dir, "baseline", NULL);
   g_autofree char *png = g_build_filename (dir, "qr.png", NULL);
   g_autoptr(JsonObject) event = NULL;
-  g_autoptr(JsonObject) generated = NULL;
+  g_autoptr(JsonObject) scanned = NULL;
   g_autoptr(JsonObject) paired = NULL;
   g_autoptr(JsonObject) synced = NULL;
-  gint64 chat_list_us = 0, desk_rss, phone_rss, last_seq;
+  g_autoptr(GError) error = NULL;
+  gint64 previews, chat_list_us;
   TestProcess *desktop, *device;
+  CompanionGeneratorSpec spec;
+  CompanionGeneratorCounts counts = { 0 };
+  gboolean ok;
 
   g_mkdir_with_parents (dir, 0700);
+  {
+    g_autoptr(CompanionPhoneStore) store = companion_phone_store_open (phone_dir, &error);
+
+    if (store == NULL || !companion_generator_parse_spec (run->spec, &spec, &error) ||
+        !companion_generator_run (store, &spec, &counts, &error))
+      {
+        fprintf (stderr, "bench-sync: %s\n", error->message);
+        return FALSE;
+      }
+  }
+  run->messages = counts.messages;
+
   desktop = test_process_start (cli, "pair", "--json", "--state-dir", desk, "--listen", "127.0.0.1:0",
                                 "--qr-png", png, NULL);
   event = test_process_wait_event (desktop, "qr");
-  device = test_process_start (phone, "scan", png, "--json", "--state-dir", phone_dir, "--generate", spec, NULL);
-  generated = test_process_wait_event (device, "generated");
-  last_seq = json_object_get_int_member (generated, "last_seq");
+  device = test_process_start (phone, "scan", png, "--json", "--state-dir", phone_dir, NULL);
+  scanned = test_process_wait_event (device, "scanned");
   paired = test_process_wait_event (desktop, "paired");
-
-  /* The chat list is there once the first message page (the previews) is in. */
-  for (;;)
-    {
-      g_clear_pointer (&event, json_object_unref);
-      event = test_process_wait_event (desktop, "sync-progress");
-      if (g_str_equal (json_object_get_string_member (event, "entity"), "message"))
-        {
-          chat_list_us = json_object_get_int_member (event, "monotonic_us");
-          break;
-        }
-    }
   do
     {
       g_clear_pointer (&synced, json_object_unref);
       synced = test_process_wait_event (desktop, "synced");
     }
-  while (json_object_get_int_member (synced, "cursor") < last_seq);
+  while (json_object_get_int_member (synced, "cursor") < (gint64) counts.last_seq);
 
-  desk_rss = test_process_peak_rss_kib (desktop);
-  phone_rss = test_process_peak_rss_kib (device);
-  printf ("| %-44s | %9.3f | %9.3f | %8.1f | %8.1f |\n", spec,
-          (chat_list_us - json_object_get_int_member (paired, "monotonic_us")) / 1e6,
-          (json_object_get_int_member (synced, "monotonic_us") -
-           json_object_get_int_member (paired, "monotonic_us")) / 1e6,
-          desk_rss / 1024.0, phone_rss / 1024.0);
-  fflush (stdout);
+  run->sync_s = (json_object_get_int_member (synced, "monotonic_us") -
+                 json_object_get_int_member (paired, "monotonic_us")) / 1e6;
+  run->desk_mib = test_process_peak_rss_kib (desktop) / 1024.0;
+  run->phone_mib = test_process_peak_rss_kib (device) / 1024.0;
 
   test_process_send (device, "{\"type\": \"quit\"}");
   test_process_send (desktop, "{\"type\": \"quit\"}");
-  return test_process_finish (device) == 0 && test_process_finish (desktop) == 0 ? 0 : 1;
+  test_process_drain (desktop);
+  previews = count_previews (phone_db);
+  chat_list_us = chat_list_time (test_process_get_output (desktop), previews);
+  run->chat_list_s = (chat_list_us - json_object_get_int_member (scanned, "monotonic_us")) / 1e6;
+  ok = test_process_finish (device) == 0 && test_process_finish (desktop) == 0;
+  if (!ok || previews < 0 || chat_list_us < 0)
+    {
+      fprintf (stderr, "bench-sync: the run of %s did not finish cleanly\n", run->spec);
+      return FALSE;
+    }
+
+  if (!check_mirror (desk, phone_dir, run->messages))
+    return FALSE;
+
+  /* The baseline, on the same machine in the same run, with nothing else of
+   * ours running. */
+  run->baseline_s = bench_sqlite_load (phone_db, baseline_dir, &run->baseline_rows, &error);
+  if (run->baseline_s < 0)
+    {
+      fprintf (stderr, "bench-sync: %s\n", error->message);
+      return FALSE;
+    }
+
+  printf ("| %-52s | %9.3f | %9.3f | %9.3f | %8.1f | %8.1f |\n", run->spec, run->chat_list_s,
+          run->sync_s, run->baseline_s, run->desk_mib, run->phone_mib);
+  fflush (stdout);
+  test_util_remove_tree (dir);
+  return TRUE;
+}
+
+/* One row of the benchmark table (one line of compact JSON). NAME, UNIT,
+ * BASELINE_NAME and TARGET are this file's text: nothing to escape. */
+static void
+print_row (const char *row,
+           const char *name,
+           double      value,
+           const char *unit,
+           double      baseline,
+           const char *baseline_name,
+           double      ratio,
+           const char *target,
+           gboolean    met)
+{
+  g_autofree char *baseline_text = NULL, *baseline_name_text = NULL, *ratio_text = NULL;
+
+  baseline_text = baseline_name != NULL ? g_strdup_printf ("%.3f", baseline) : g_strdup ("null");
+  baseline_name_text = baseline_name != NULL ? g_strdup_printf ("\"%s\"", baseline_name) : g_strdup ("null");
+  ratio_text = ratio >= 0 ? g_strdup_printf ("%.3f", ratio) : g_strdup ("null");
+  printf ("BENCH {\"row\":\"%s\",\"name\":\"%s\",\"value\":%.3f,\"unit\":\"%s\",\"baseline\":%s,"
+          "\"baseline_name\":%s,\"ratio\":%s,\"target\":\"%s\",\"met\":%s}\n",
+          row, name, value, unit, baseline_text, baseline_name_text, ratio_text, target,
+          met ? "true" : "false");
+}
+
+static char *
+size_name (gint64 messages)
+{
+  if (messages >= 1000000 && messages % 1000000 == 0)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "M", messages / 1000000);
+  if (messages >= 1000 && messages % 1000 == 0)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "k", messages / 1000);
+  return g_strdup_printf ("%" G_GINT64_FORMAT, messages);
+}
+
+static void
+print_rows (const Run *runs,
+            guint      n)
+{
+  const Run *small = &runs[0], *large = &runs[0];
+  g_autofree char *large_size = NULL, *small_size = NULL, *name = NULL;
+  double ratio;
+
+  for (guint i = 1; i < n; i++)
+    {
+      if (runs[i].messages > large->messages)
+        large = &runs[i];
+      if (runs[i].messages < small->messages)
+        small = &runs[i];
+    }
+  large_size = size_name (large->messages);
+  small_size = size_name (small->messages);
+
+  /* The ratio of rates over the same rows is the inverse ratio of times. */
+  ratio = large->baseline_s / large->sync_s;
+  name = g_strdup_printf ("first sync %s messages, wall time", large_size);
+  print_row ("B2", name, large->sync_s, "s", large->baseline_s, "raw SQLite bulk load", ratio,
+             "≤ 15 s, ratio ≥ 0.3", large->sync_s <= 15 && ratio >= 0.3);
+  g_free (name);
+  name = g_strdup_printf ("first sync %s messages, peak memory of the desktop", large_size);
+  print_row ("B2", name, large->desk_mib, "MiB", 0, NULL, -1, "≤ 200 MiB", large->desk_mib <= 200);
+  g_free (name);
+  name = g_strdup_printf ("first sync %s messages, peak memory of the phone", large_size);
+  print_row ("B2", name, large->phone_mib, "MiB", 0, NULL, -1, "≤ 200 MiB", large->phone_mib <= 200);
+  g_free (name);
+
+  name = g_strdup_printf ("scan to complete chat list, %s messages", small_size);
+  print_row ("B3", name, small->chat_list_s, "s", 0, NULL, -1, "≤ 1 s", small->chat_list_s <= 1);
+  g_free (name);
+  name = g_strdup_printf ("scan to complete chat list, %s messages", large_size);
+  ratio = large->chat_list_s / small->chat_list_s;
+  print_row ("B3", name, large->chat_list_s, "s", small->chat_list_s, "the same at the smallest size", ratio,
+             "≤ 1 s, ≤ 1.2 × the smallest", large->chat_list_s <= 1 && ratio <= 1.2);
 }
 
 int
@@ -77,6 +304,7 @@ main (int   argc,
   const char *cli = g_getenv ("COMPANION_CLI");
   const char *phone = g_getenv ("COMPANION_PHONE");
   g_autofree char *root = g_dir_make_tmp ("companion-bench-sync-XXXXXX", NULL);
+  g_autofree Run *runs = NULL;
   int status = 0;
 
   if (cli == NULL || phone == NULL || argc < 2)
@@ -90,11 +318,23 @@ main (int   argc,
                                                                : "/usr/local/share:/usr/share");
 
   printf ("First sync on loopback (real companion-cli and companion-phone processes)\n\n");
-  printf ("| %-44s | %9s | %9s | %8s | %8s |\n", "phone data", "chat list", "full sync",
-          "desk MiB", "phone MiB");
-  printf ("|----------------------------------------------|-----------|-----------|----------|----------|\n");
+  printf ("| %-52s | %9s | %9s | %9s | %8s | %8s |\n", "phone data", "chat list", "full sync",
+          "baseline", "desk MiB", "phone MiB");
+  printf ("|------------------------------------------------------|-----------|-----------|"
+          "-----------|----------|----------|\n");
+  runs = g_new0 (Run, argc - 1);
   for (int i = 1; i < argc && status == 0; i++)
-    status = measure (cli, phone, root, argv[i], (guint) i);
-  printf ("\nTimes in seconds from \"paired\"; MiB are peak resident memory (VmHWM).\n");
+    {
+      runs[i - 1].spec = argv[i];
+      if (!measure (cli, phone, root, &runs[i - 1], (guint) i))
+        status = 1;
+    }
+  printf ("\nChat list: from the phone's \"scanned\" to the last preview committed.\n"
+          "Full sync: from \"paired\" to every record committed and searchable. Baseline: the same\n"
+          "rows loaded into the mirror's schema with raw SQLite (one transaction, FTS rebuilt once).\n"
+          "MiB are peak resident memory (VmHWM).\n\n");
+  if (status == 0)
+    print_rows (runs, (guint) argc - 1);
+  test_util_remove_tree (root);
   return status;
 }

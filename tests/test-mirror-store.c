@@ -1249,6 +1249,50 @@ test_bulk_snapshot (Fixture       *fixture,
   g_assert_true (g_str_has_prefix (hits, "ch-0@1700000000000:Message number 0 about"));
 }
 
+/* Several pages in one transaction: all or nothing, in order. */
+static void
+test_snapshot_pages (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(GPtrArray) contacts = records (CONTACT_1, CONTACT_2, NULL);
+  g_autoptr(GPtrArray) chats = records (CHAT_1, CHAT_2, NULL);
+  g_autoptr(GPtrArray) media = records (MEDIA_1, NULL);
+  g_autoptr(GPtrArray) messages = records (MESSAGE_2, MESSAGE_3, MESSAGE_1, NULL);
+  g_autoptr(GPtrArray) bad = records ("{'id':'m-9','chat':'ch-404','time':900,'text':'lost','deleted':false}",
+                                      NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *list = NULL;
+  CompanionSnapshotPage pages[] = {
+    { COMPANION_ENTITY_CONTACT, contacts },
+    { COMPANION_ENTITY_CHAT, chats },
+    { COMPANION_ENTITY_MEDIA, media },
+    { COMPANION_ENTITY_MESSAGE, messages },
+    { COMPANION_ENTITY_MESSAGE, bad },
+  };
+
+  /* A bad record in the last page: none of the pages is applied. */
+  g_assert_false (companion_mirror_store_apply_snapshot_pages (fixture->store, pages,
+                                                               G_N_ELEMENTS (pages), &error));
+  g_assert_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_UNKNOWN_REFERENCE);
+  g_clear_error (&error);
+  g_assert_cmpint (count (fixture, COMPANION_ENTITY_CONTACT), ==, 0);
+
+  /* Later pages may name what earlier ones of the same commit brought; the
+   * preview is the newest message whichever page brought it. */
+  g_assert_true (companion_mirror_store_apply_snapshot_pages (fixture->store, pages,
+                                                              G_N_ELEMENTS (pages) - 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count (fixture, COMPANION_ENTITY_MESSAGE), ==, 3);
+  list = chat_list (fixture);
+  g_assert_cmpstr (list, ==, "ch-1@2000:Sure | ch-2@1500:cat.png");
+  /* Sent again (as a preview is), nothing changes. */
+  g_assert_true (companion_mirror_store_apply_snapshot_pages (fixture->store, pages + 3, 1, &error));
+  g_assert_no_error (error);
+  g_assert_true (companion_mirror_store_finish_snapshot (fixture->store, 9, &error));
+  g_assert_no_error (error);
+  assert_search (fixture, "cafe", "m-1:ch-1:[Café] au lait?");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1275,6 +1319,7 @@ main (int   argc,
   ADD ("outbox", test_outbox);
   ADD ("export", test_export);
   ADD ("bulk-snapshot", test_bulk_snapshot);
+  ADD ("snapshot-pages", test_snapshot_pages);
 
 #undef ADD
 

@@ -14,6 +14,7 @@
 #define MAX_CAPTION_BYTES 49152
 /* Bytes read to guess a file's type. */
 #define SNIFF_BYTES       4096
+#include "companion-sync-protocol.h"
 
 struct _CompanionDesktopSync
 {
@@ -25,7 +26,24 @@ struct _CompanionDesktopSync
   guint64                 head;      /* the phone's last change, as it last said */
   CompanionUploadSender  *uploads;   /* the bytes of files sent with commands */
   GHashTable             *sent_media; /* hashes the phone took, until their record is mirrored */
+  GPtrArray              *pages;     /* PendingPage: received, not committed yet */
+  guint                   flush_id;  /* commits the pages when no more are waiting */
 };
+
+/* A snapshot page kept until it is committed with the ones after it. */
+typedef struct
+{
+  JsonObject            *page;      /* holds the records */
+  CompanionSnapshotPage  snapshot;
+} PendingPage;
+
+static void
+pending_page_free (PendingPage *pending)
+{
+  g_ptr_array_unref (pending->snapshot.records);
+  json_object_unref (pending->page);
+  g_free (pending);
+}
 
 G_DEFINE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, G_TYPE_OBJECT)
 G_DEFINE_QUARK (companion-desktop-sync-error-quark, companion_desktop_sync_error)
@@ -246,6 +264,9 @@ on_connected (CompanionDesktopSync *self)
   g_autoptr(GError) error = NULL;
   guint64 cursor = companion_mirror_store_get_cursor (self->store);
 
+  /* Pages of an earlier session that were never committed nor acknowledged. */
+  g_ptr_array_set_size (self->pages, 0);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
   self->stopped = FALSE;
   self->head = 0;
   /* With no cursor, what an interrupted snapshot left may be stale. */
@@ -261,6 +282,50 @@ on_connected (CompanionDesktopSync *self)
   flush_outbox (self);
 }
 
+/* Commits the pages received so far in one transaction, then acknowledges
+ * each. FALSE when they were refused (the sync stops). */
+static gboolean
+flush_pages (CompanionDesktopSync *self)
+{
+  g_autoptr(GPtrArray) pages = g_steal_pointer (&self->pages);
+  g_autoptr(GArray) snapshot = g_array_sized_new (FALSE, FALSE, sizeof (CompanionSnapshotPage), pages->len);
+  g_autoptr(GError) error = NULL;
+
+  self->pages = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_page_free);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (pages->len == 0)
+    return !self->stopped;
+
+  for (guint i = 0; i < pages->len; i++)
+    g_array_append_val (snapshot, ((PendingPage *) g_ptr_array_index (pages, i))->snapshot);
+  if (!companion_mirror_store_apply_snapshot_pages (self->store, (CompanionSnapshotPage *) snapshot->data,
+                                                    snapshot->len, &error))
+    {
+      fail (self, g_steal_pointer (&error));
+      return FALSE;
+    }
+  for (guint i = 0; i < pages->len; i++)
+    {
+      PendingPage *pending = g_ptr_array_index (pages, i);
+
+      acknowledge (self);
+      g_signal_emit (self, signals[SIGNAL_PROGRESS], 0,
+                     companion_entity_to_string (pending->snapshot.entity),
+                     pending->snapshot.records->len);
+    }
+  return TRUE;
+}
+
+static gboolean
+flush_when_idle (gpointer user_data)
+{
+  CompanionDesktopSync *self = user_data;
+
+  self->flush_id = 0;
+  flush_pages (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_snapshot (CompanionDesktopServer *server,
              const char             *type,
@@ -272,6 +337,7 @@ on_snapshot (CompanionDesktopServer *server,
   const char *entity_name = json_object_get_string_member_with_default (record, "entity", "");
   JsonNode *list = json_object_get_member (record, "records");
   CompanionEntity entity;
+  PendingPage *pending;
   JsonArray *array;
 
   if (self->stopped)
@@ -300,13 +366,26 @@ on_snapshot (CompanionDesktopServer *server,
       g_ptr_array_add (records, json_node_get_object (item));
     }
 
-  if (!companion_mirror_store_apply_snapshot (self->store, entity, records, &error))
-    {
-      fail (self, g_steal_pointer (&error));
-      return;
-    }
-  acknowledge (self);
-  g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, entity_name, records->len);
+  /* The chat list (chats, then their previews) is committed as soon as
+   * the next kind of record arrives, not held back with a whole batch. */
+  if (self->pages->len > 0 &&
+      ((PendingPage *) g_ptr_array_index (self->pages, self->pages->len - 1))->snapshot.entity != entity &&
+      !flush_pages (self))
+    return;
+
+  pending = g_new0 (PendingPage, 1);
+  pending->page = json_object_ref (record);
+  pending->snapshot.entity = entity;
+  pending->snapshot.records = g_steal_pointer (&records);
+  g_ptr_array_add (self->pages, pending);
+
+  /* Pages that arrive together are committed together: each commit writes
+   * every database page it touched again. Each is still acknowledged only
+   * once committed. */
+  if (self->pages->len >= COMPANION_SYNC_COMMIT_PAGES)
+    flush_pages (self);
+  else if (self->flush_id == 0)
+    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, flush_when_idle, self, NULL);
 }
 
 static void
@@ -318,7 +397,7 @@ on_snapshot_end (CompanionDesktopServer *server,
   g_autoptr(GError) error = NULL;
   gint64 seq = json_object_get_int_member_with_default (record, "seq", -1);
 
-  if (self->stopped)
+  if (!flush_pages (self))
     return;
   if (seq < 0)
     {
@@ -346,7 +425,7 @@ on_changes (CompanionDesktopServer *server,
   JsonNode *list = json_object_get_member (record, "changes");
   JsonArray *array;
 
-  if (self->stopped)
+  if (!flush_pages (self))
     return;
   if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
     {
@@ -431,6 +510,8 @@ companion_desktop_sync_dispose (GObject *object)
   g_clear_object (&self->uploads);
   g_clear_object (&self->server);
   g_clear_object (&self->store);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_pointer (&self->pages, g_ptr_array_unref);
 
   G_OBJECT_CLASS (companion_desktop_sync_parent_class)->dispose (object);
 }
@@ -475,6 +556,7 @@ static void
 companion_desktop_sync_init (CompanionDesktopSync *self)
 {
   self->sent_media = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->pages = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_page_free);
 }
 
 CompanionDesktopSync *

@@ -22,6 +22,15 @@
 #define BUSY_TIMEOUT_MS     5000
 #define JOURNAL_SIZE_LIMIT  "67108864" /* 64 MiB */
 #define COPY_CHUNK          (64 * 1024)
+/* The page cache while a snapshot loads (KiB): index inserts all over a large
+ * table re-read pages that the default 2 MiB cannot keep. And a longer
+ * write-ahead log between checkpoints (pages): an index page that several
+ * commits rewrote is copied back to the database once, not after each.
+ * Both back to the defaults once the snapshot is finished. */
+#define SNAPSHOT_CACHE      "PRAGMA cache_size = -65536"
+#define DEFAULT_CACHE       "PRAGMA cache_size = -2000"
+#define SNAPSHOT_CHECKPOINT "PRAGMA wal_autocheckpoint = 32768"
+#define DEFAULT_CHECKPOINT  "PRAGMA wal_autocheckpoint = 1000"
 
 /* Schema migrations: migrations[N - 1] takes the database from user_version
  * N - 1 to N, in one transaction with the new user_version. A released
@@ -198,6 +207,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_release)
 typedef struct
 {
   GHashTable *touched_chats; /* chat ids whose last message may have changed */
+  GHashTable *newer_chats;   /* bulk: chat id → time of its newest new message */
   GPtrArray  *unlink_files;  /* media files of deleted media records */
   gboolean    bulk;          /* a snapshot page: index messages later */
 } Batch;
@@ -208,6 +218,7 @@ batch_new (gboolean bulk)
   Batch *batch = g_new0 (Batch, 1);
 
   batch->touched_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   batch->unlink_files = g_ptr_array_new_with_free_func (g_free);
   batch->bulk = bulk;
   return batch;
@@ -217,6 +228,7 @@ static void
 batch_free (Batch *batch)
 {
   g_hash_table_unref (batch->touched_chats);
+  g_hash_table_unref (batch->newer_chats);
   g_ptr_array_unref (batch->unlink_files);
   g_free (batch);
 }
@@ -750,6 +762,52 @@ find_message (CompanionMirrorStore  *self,
   return found;
 }
 
+/* Whether message ID is stored: 1, 0, or -1 with ERROR set. CHAT_OUT (may
+ * be NULL) gets its chat; SAME_OUT (may be NULL) whether it is stored as
+ * JSON (which may be NULL) already. */
+static int
+message_exists (CompanionMirrorStore  *self,
+                const char            *id,
+                const char            *json,
+                char                 **chat_out,
+                gboolean              *same_out,
+                GError               **error)
+{
+  g_autoptr(Statement) stmt = get_statement (self, "SELECT chat, json = ?2 FROM messages WHERE id = ?1", error);
+  int found;
+
+  if (stmt == NULL)
+    return -1;
+  bind_text (stmt, 1, id);
+  bind_text (stmt, 2, json);
+  found = step_row (self, stmt, error);
+  if (found == 1 && chat_out != NULL)
+    *chat_out = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  if (same_out != NULL)
+    *same_out = found == 1 && sqlite3_column_int (stmt, 1) == 1;
+  return found;
+}
+
+/* A snapshot's new message may change its chat's preview only if it is the
+ * chat's newest: refresh_chats compares, instead of querying every chat a
+ * page touches (history comes newest first, so most are older). */
+static void
+note_new_message (Batch      *batch,
+                  const char *chat,
+                  gint64      time)
+{
+  gint64 *newest = g_hash_table_lookup (batch->newer_chats, chat);
+
+  if (newest == NULL)
+    {
+      newest = g_new (gint64, 1);
+      *newest = time;
+      g_hash_table_insert (batch->newer_chats, g_strdup (chat), newest);
+    }
+  else if (time > *newest)
+    *newest = time;
+}
+
 static gboolean
 fts_delete (CompanionMirrorStore  *self,
             gint64                 num,
@@ -798,14 +856,14 @@ upsert_message (CompanionMirrorStore  *self,
     return FALSE;
   if (reply_to != NULL)
     {
-      g_auto(StoredMessage) replied = { 0, };
+      g_autofree char *replied_chat = NULL;
 
-      found = find_message (self, reply_to, &replied, error);
+      found = message_exists (self, reply_to, NULL, &replied_chat, NULL, error);
       if (found < 0)
         return FALSE;
       /* History comes newest first: a snapshot may name an older message
        * that has not arrived yet. A live change may not. */
-      if ((found == 0 && !batch->bulk) || (found == 1 && g_strcmp0 (replied.chat, chat) != 0))
+      if ((found == 0 && !batch->bulk) || (found == 1 && g_strcmp0 (replied_chat, chat) != 0))
         {
           g_set_error (error, COMPANION_MIRROR_STORE_ERROR,
                        COMPANION_MIRROR_STORE_ERROR_UNKNOWN_REFERENCE,
@@ -815,7 +873,21 @@ upsert_message (CompanionMirrorStore  *self,
         }
     }
 
-  found = find_message (self, id, &stored, error);
+  /* A snapshot brings mostly new messages, and each chat's newest twice
+   * (first for the chat list, then in the history): ask the id index first;
+   * the same record stored already changes nothing. */
+  if (batch->bulk)
+    {
+      gboolean same = FALSE;
+
+      found = message_exists (self, id, json, NULL, &same, error);
+      if (same)
+        return TRUE;
+    }
+  else
+    found = 1;
+  if (found == 1)
+    found = find_message (self, id, &stored, error);
   if (found < 0)
     return FALSE;
 
@@ -860,7 +932,13 @@ upsert_message (CompanionMirrorStore  *self,
 
   num = found == 1 ? stored.num : sqlite3_last_insert_rowid (self->db);
   indexed = found == 1 ? stored.indexed : TRUE;
-  g_hash_table_add (batch->touched_chats, g_strdup (chat));
+  if (found == 0 && batch->bulk)
+    {
+      if (!member_bool (record, "deleted"))
+        note_new_message (batch, chat, member_int (record, "time"));
+    }
+  else
+    g_hash_table_add (batch->touched_chats, g_strdup (chat));
 
   if (batch->bulk || !indexed)
     {
@@ -1070,7 +1148,9 @@ upsert_record (CompanionMirrorStore  *self,
                            COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD, "an upsert without a record");
       return FALSE;
     }
-  if (!companion_record_validate (entity, record, &record_error))
+  /* Validated and written out in one pass. */
+  json = companion_record_to_canonical (entity, record, NULL, &record_error);
+  if (json == NULL)
     return set_invalid_record (error, record_error);
 
   id = companion_record_get_id (entity, record);
@@ -1079,14 +1159,6 @@ upsert_record (CompanionMirrorStore  *self,
       g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
                    "%s “%s”: the change's id “%s” is not the record's",
                    companion_entity_to_string (entity), id, expected_id);
-      return FALSE;
-    }
-
-  json = canonical_object (record);
-  if (json == NULL)
-    {
-      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
-                   "%s “%s” has no canonical form", companion_entity_to_string (entity), id);
       return FALSE;
     }
 
@@ -1168,7 +1240,7 @@ refresh_chats (CompanionMirrorStore  *self,
                GError               **error)
 {
   GHashTableIter iter;
-  gpointer key;
+  gpointer key, value;
 
   g_hash_table_iter_init (&iter, batch->touched_chats);
   while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -1186,6 +1258,31 @@ refresh_chats (CompanionMirrorStore  *self,
         return FALSE;
       bind_text (stmt, 1, key);
       sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+    }
+
+  g_hash_table_iter_init (&iter, batch->newer_chats);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr(Statement) stmt = NULL;
+
+      if (g_hash_table_contains (batch->touched_chats, key))
+        continue;
+      /* The same, only for a chat whose newest message may now be a new one. */
+      stmt = get_statement (self,
+        "UPDATE chats SET (last_message_time, last_message_preview) = ("
+        "  SELECT m.time, substr(CASE WHEN m.text <> '' THEN m.text"
+        "                        ELSE coalesce(md.name, '') END, 1, ?2)"
+        "  FROM messages m LEFT JOIN media md ON md.hash = m.media"
+        "  WHERE m.chat = chats.id AND m.deleted = 0"
+        "  ORDER BY m.time DESC, m.id DESC LIMIT 1) "
+        "WHERE id = ?1 AND (last_message_time IS NULL OR last_message_time <= ?3)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, key);
+      sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
+      sqlite3_bind_int64 (stmt, 3, *(gint64 *) value);
       if (!step_done (self, stmt, error))
         return FALSE;
     }
@@ -1729,29 +1826,47 @@ companion_mirror_store_apply_snapshot (CompanionMirrorStore  *self,
                                        GPtrArray             *records,
                                        GError               **error)
 {
+  CompanionSnapshotPage page = { entity, records };
+
+  g_return_val_if_fail (records != NULL, FALSE);
+
+  return companion_mirror_store_apply_snapshot_pages (self, &page, 1, error);
+}
+
+gboolean
+companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
+                                             const CompanionSnapshotPage *pages,
+                                             guint                        n_pages,
+                                             GError                     **error)
+{
   g_autoptr(Batch) batch = batch_new (TRUE);
 
   g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
-  g_return_val_if_fail (records != NULL, FALSE);
+  g_return_val_if_fail (pages != NULL || n_pages == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if ((guint) entity >= COMPANION_N_ENTITIES)
-    {
-      g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
-                   "snapshot page: unknown entity %d", (int) entity);
-      return FALSE;
-    }
+  for (guint p = 0; p < n_pages; p++)
+    if ((guint) pages[p].entity >= COMPANION_N_ENTITIES || pages[p].records == NULL)
+      {
+        g_set_error (error, COMPANION_MIRROR_STORE_ERROR, COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD,
+                     "snapshot page: unknown entity %d", (int) pages[p].entity);
+        return FALSE;
+      }
 
-  if (!begin_write (self, error))
+  if (!exec_static (self, SNAPSHOT_CACHE, error) || !exec_static (self, SNAPSHOT_CHECKPOINT, error) ||
+      !begin_write (self, error))
     return FALSE;
-  for (guint i = 0; i < records->len; i++)
-    {
-      if (!upsert_record (self, batch, entity, g_ptr_array_index (records, i), NULL, error))
-        {
-          g_prefix_error (error, "snapshot page, %s %u: ", companion_entity_to_string (entity), i + 1);
-          goto fail;
-        }
-    }
+  for (guint p = 0; p < n_pages; p++)
+    for (guint i = 0; i < pages[p].records->len; i++)
+      {
+        if (!upsert_record (self, batch, pages[p].entity, g_ptr_array_index (pages[p].records, i),
+                            NULL, error))
+          {
+            g_prefix_error (error, "snapshot page, %s %u: ",
+                            companion_entity_to_string (pages[p].entity), i + 1);
+            goto fail;
+          }
+      }
   if (!refresh_chats (self, batch, error) || !commit (self, error))
     goto fail;
   return TRUE;
@@ -1793,7 +1908,7 @@ companion_mirror_store_finish_snapshot (CompanionMirrorStore  *self,
       !write_cursor (self, cursor, TRUE, error) ||
       !commit (self, error))
     goto fail;
-  return TRUE;
+  return exec_static (self, DEFAULT_CACHE, error) && exec_static (self, DEFAULT_CHECKPOINT, error);
 
 fail:
   rollback (self);

@@ -135,6 +135,19 @@ gboolean   companion_mirror_store_apply_snapshot      (CompanionMirrorStore  *se
                                                        CompanionEntity        entity,
                                                        GPtrArray             *records,
                                                        GError               **error);
+/* One page of a first sync: RECORDS (JsonObject *) of ENTITY. */
+typedef struct
+{
+  CompanionEntity  entity;
+  GPtrArray       *records;
+} CompanionSnapshotPage;
+
+/* Applies N_PAGES pages as apply_snapshot does each, all in one
+ * transaction: fewer commits write each database page fewer times. */
+gboolean   companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
+                                                        const CompanionSnapshotPage *pages,
+                                                        guint                        n_pages,
+                                                        GError                     **error);
 /* Indexes the messages of every snapshot page for search, sets the cursor to
  * CURSOR (the seq the snapshot was taken at; it may not go back) and clears
  * the snapshot progress. */

@@ -676,6 +676,24 @@ companion_phone_client_send_record (CompanionPhoneClient *self,
 }
 
 gboolean
+companion_phone_client_send_record_text (CompanionPhoneClient *self,
+                                         const char           *text,
+                                         gsize                 len,
+                                         GError              **error)
+{
+  g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  if (self->tunnel == NULL || !self->connected)
+    {
+      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                           "The desktop is not connected");
+      return FALSE;
+    }
+  return companion_tunnel_send_record_text (self->tunnel, text, len, error);
+}
+
+gboolean
 companion_phone_client_send_chunk (CompanionPhoneClient  *self,
                                    const guint8          *header,
                                    gsize                  header_len,

@@ -31,6 +31,11 @@ gboolean              companion_phone_client_connect          (CompanionPhoneCli
 gboolean              companion_phone_client_send_record      (CompanionPhoneClient    *self,
                                                                JsonObject              *record,
                                                                GError                 **error);
+/* Sends the JSON text of one record as it is (companion_tunnel_send_record_text). */
+gboolean              companion_phone_client_send_record_text (CompanionPhoneClient    *self,
+                                                               const char              *text,
+                                                               gsize                    len,
+                                                               GError                 **error);
 /* Sends a binary chunk (companion_tunnel_send_chunk) in the session. */
 gboolean              companion_phone_client_send_chunk       (CompanionPhoneClient    *self,
                                                                const guint8            *header,

@@ -110,6 +110,16 @@ typedef enum
   S_COUNT_MEDIA,
   S_COUNT_CALLS,
   S_COUNT_CHANGES,
+  S_TEXT_CONTACTS,
+  S_TEXT_CHATS,
+  S_TEXT_PREVIEWS,
+  S_TEXT_PREVIEW_MEDIA,
+  S_TEXT_MEDIA_FIRST,
+  S_TEXT_MEDIA_AFTER,
+  S_TEXT_MESSAGES_NEWEST,
+  S_TEXT_MESSAGES_BEFORE,
+  S_TEXT_CALLS_FIRST,
+  S_TEXT_CALLS_AFTER,
   N_STATEMENTS
 } StatementId;
 
@@ -178,6 +188,23 @@ static const char * const statement_sql[N_STATEMENTS] = {
   [S_COUNT_MEDIA] = "SELECT count(*) FROM media",
   [S_COUNT_CALLS] = "SELECT count(*) FROM calls",
   [S_COUNT_CHANGES] = "SELECT count(*) FROM changes",
+  /* The first sync's pages as stored text: key, time, record. */
+  [S_TEXT_CONTACTS] = "SELECT id, 0, record FROM contacts ORDER BY id",
+  [S_TEXT_CHATS] = "SELECT id, 0, record FROM chats ORDER BY id",
+  [S_TEXT_PREVIEWS] = "SELECT m.id, m.time, m.record FROM chats c JOIN messages m ON m.id ="
+                      " (SELECT id FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1)"
+                      " ORDER BY c.id",
+  [S_TEXT_PREVIEW_MEDIA] = "SELECT hash, 0, record FROM media WHERE hash IN"
+                           " (SELECT m.media FROM chats c JOIN messages m ON m.id ="
+                           " (SELECT id FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1))"
+                           " ORDER BY hash",
+  [S_TEXT_MEDIA_FIRST] = "SELECT hash, 0, record FROM media ORDER BY hash LIMIT ?3",
+  [S_TEXT_MEDIA_AFTER] = "SELECT hash, 0, record FROM media WHERE hash > ?2 ORDER BY hash LIMIT ?3",
+  [S_TEXT_MESSAGES_NEWEST] = "SELECT id, time, record FROM messages ORDER BY time DESC, id DESC LIMIT ?3",
+  [S_TEXT_MESSAGES_BEFORE] = "SELECT id, time, record FROM messages WHERE (time, id) < (?1, ?2)"
+                             " ORDER BY time DESC, id DESC LIMIT ?3",
+  [S_TEXT_CALLS_FIRST] = "SELECT id, 0, record FROM calls ORDER BY id LIMIT ?3",
+  [S_TEXT_CALLS_AFTER] = "SELECT id, 0, record FROM calls WHERE id > ?2 ORDER BY id LIMIT ?3",
 };
 
 struct _CompanionPhoneStore
@@ -1447,6 +1474,129 @@ companion_phone_store_list_messages_before (CompanionPhoneStore *self,
       sqlite3_bind_int64 (stmt, 3, limit);
     }
   return collect_records (self, stmt, 0, error);
+}
+
+void
+companion_record_text_free (CompanionRecordText *text)
+{
+  if (text == NULL)
+    return;
+  g_free (text->json);
+  g_free (text->key);
+  g_free (text);
+}
+
+/* Steps STMT (key, time, record) and collects each row as stored. */
+static GPtrArray *
+collect_texts (CompanionPhoneStore *self,
+               sqlite3_stmt        *stmt,
+               GError             **error)
+{
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_record_text_free);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *key = (const char *) sqlite3_column_text (stmt, 0);
+      const char *json = (const char *) sqlite3_column_text (stmt, 2);
+      CompanionRecordText *text;
+
+      if (key == NULL || json == NULL)
+        {
+          g_set_error_literal (error, COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_CORRUPT,
+                               "Phone database: a stored record is missing");
+          return NULL;
+        }
+      text = g_new (CompanionRecordText, 1);
+      text->key = g_strdup (key);
+      text->time = sqlite3_column_int64 (stmt, 1);
+      text->length = (gsize) sqlite3_column_bytes (stmt, 2);
+      text->json = g_strndup (json, text->length);
+      g_ptr_array_add (texts, text);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      db_error (self, error, "reading records");
+      return NULL;
+    }
+  return g_steal_pointer (&texts);
+}
+
+GPtrArray *
+companion_phone_store_read_texts (CompanionPhoneStore *self,
+                                  CompanionEntity      entity,
+                                  gint64               before_time,
+                                  const char          *after_key,
+                                  guint                limit,
+                                  GError             **error)
+{
+  static const StatementId first[COMPANION_N_ENTITIES] = {
+    [COMPANION_ENTITY_CONTACT] = S_TEXT_CONTACTS,
+    [COMPANION_ENTITY_CHAT] = S_TEXT_CHATS,
+    [COMPANION_ENTITY_MESSAGE] = S_TEXT_MESSAGES_NEWEST,
+    [COMPANION_ENTITY_MEDIA] = S_TEXT_MEDIA_FIRST,
+    [COMPANION_ENTITY_CALL] = S_TEXT_CALLS_FIRST,
+  };
+  static const StatementId after[COMPANION_N_ENTITIES] = {
+    [COMPANION_ENTITY_CONTACT] = S_TEXT_CONTACTS,
+    [COMPANION_ENTITY_CHAT] = S_TEXT_CHATS,
+    [COMPANION_ENTITY_MESSAGE] = S_TEXT_MESSAGES_BEFORE,
+    [COMPANION_ENTITY_MEDIA] = S_TEXT_MEDIA_AFTER,
+    [COMPANION_ENTITY_CALL] = S_TEXT_CALLS_AFTER,
+  };
+  g_autoptr(UsedStatement) stmt = NULL;
+
+  g_return_val_if_fail (COMPANION_IS_PHONE_STORE (self), NULL);
+  g_return_val_if_fail ((guint) entity < COMPANION_N_ENTITIES, NULL);
+
+  /* Contacts and chats come whole: there are few, and the previews must
+   * match the chats read. Unused parameters are simply not bound. */
+  stmt = use (self, after_key == NULL ? first[entity] : after[entity]);
+  if (sqlite3_bind_parameter_count (stmt) >= 3)
+    {
+      sqlite3_bind_int64 (stmt, 1, before_time);
+      bind_text (stmt, 2, after_key);
+      sqlite3_bind_int64 (stmt, 3, limit > 0 ? (sqlite3_int64) limit : -1);
+    }
+  return collect_texts (self, stmt, error);
+}
+
+GPtrArray *
+companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
+                                       GPtrArray          **previews_out,
+                                       GPtrArray          **preview_media_out,
+                                       GError             **error)
+{
+  g_autoptr(GPtrArray) chats = NULL;
+  g_autoptr(GPtrArray) previews = NULL;
+  g_autoptr(GPtrArray) preview_media = NULL;
+
+  g_return_val_if_fail (COMPANION_IS_PHONE_STORE (self), NULL);
+  g_return_val_if_fail (previews_out != NULL && preview_media_out != NULL, NULL);
+
+  /* One read transaction: every preview's chat is among the chats. */
+  if (!run_simple (self, S_BEGIN_READ, error))
+    return NULL;
+  {
+    g_autoptr(UsedStatement) stmt = use (self, S_TEXT_CHATS);
+    chats = collect_texts (self, stmt, error);
+  }
+  if (chats != NULL)
+    {
+      g_autoptr(UsedStatement) stmt = use (self, S_TEXT_PREVIEWS);
+      previews = collect_texts (self, stmt, error);
+    }
+  if (previews != NULL)
+    {
+      g_autoptr(UsedStatement) stmt = use (self, S_TEXT_PREVIEW_MEDIA);
+      preview_media = collect_texts (self, stmt, error);
+    }
+  run_simple (self, S_COMMIT, NULL);
+  if (preview_media == NULL)
+    return NULL;
+  *previews_out = g_steal_pointer (&previews);
+  *preview_media_out = g_steal_pointer (&preview_media);
+  return g_steal_pointer (&chats);
 }
 
 static GPtrArray *

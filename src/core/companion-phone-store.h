@@ -127,6 +127,37 @@ GPtrArray           *companion_phone_store_list_media     (CompanionPhoneStore  
                                                            guint                 limit,
                                                            GError              **error);
 
+/* A stored record as its canonical JSON text, for the first sync, which
+ * sends it as it is, without parsing it again. */
+typedef struct
+{
+  char   *json;
+  gsize   length;
+  char   *key;    /* the id (the hash for media): where the next page starts */
+  gint64  time;   /* a message's time; 0 for the other entities */
+} CompanionRecordText;
+
+void                 companion_record_text_free           (CompanionRecordText  *text);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CompanionRecordText, companion_record_text_free)
+
+/* The same pages as the list functions above, as CompanionRecordText:
+ * media and calls by key after AFTER_KEY (NULL: from the first), messages
+ * newest first strictly before (BEFORE_TIME, AFTER_KEY), at most LIMIT
+ * (0: no limit). Contacts come whole (the other arguments are ignored). */
+GPtrArray           *companion_phone_store_read_texts     (CompanionPhoneStore  *self,
+                                                           CompanionEntity       entity,
+                                                           gint64                before_time,
+                                                           const char           *after_key,
+                                                           guint                 limit,
+                                                           GError              **error);
+/* Every chat by id and, read in the same transaction, each chat's newest
+ * message (the previews of the chat list), by chat id, and the media records
+ * those previews show, by hash. */
+GPtrArray           *companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
+                                                            GPtrArray          **previews_out,
+                                                            GPtrArray          **preview_media_out,
+                                                            GError             **error);
+
 /* Every current record, for the canonical export (docs/records.md), read in
  * one read transaction. */
 CompanionExport     *companion_phone_store_export         (CompanionPhoneStore  *self,

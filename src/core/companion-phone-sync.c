@@ -8,13 +8,17 @@
 #include "companion-record.h"
 #include "companion-sync-protocol.h"
 #include "companion-upload-receiver.h"
+#include "companion-tunnel.h"
+
+#include <string.h>
 
 typedef enum
 {
   PHASE_IDLE,
   PHASE_CONTACTS,
-  PHASE_MEDIA,
   PHASE_CHATS,
+  PHASE_PREVIEWS,  /* the media the previews show, then the previews */
+  PHASE_MEDIA,
   PHASE_MESSAGES,
   PHASE_CALLS,
   PHASE_END,
@@ -36,11 +40,13 @@ struct _CompanionPhoneSync
   guint64               sent_seq;      /* the last change sent */
   guint                 pages_sent;
   guint                 in_flight;     /* pages and batches not acknowledged yet */
-  GQueue                pending;       /* JsonObject records of the current phase */
+  GQueue                pending;       /* CompanionRecordText of the current phase */
   CompanionEntity       pending_entity;
   gboolean              phase_listed;  /* the current phase's list is read up */
   gboolean              must_answer;   /* a sync-request not answered yet */
-  GPtrArray            *previews;      /* each chat's newest message, sent first */
+  gboolean              previews_queued; /* refill: this read was the previews */
+  GPtrArray            *previews;      /* each chat's newest message, sent first (texts) */
+  GPtrArray            *preview_media; /* the media they show, sent before them */
 
   /* Keyset positions within the long phases. */
   char                 *after_key;
@@ -71,22 +77,37 @@ fail (CompanionPhoneSync *self,
 static void
 clear_pending (CompanionPhoneSync *self)
 {
-  g_queue_clear_full (&self->pending, (GDestroyNotify) json_object_unref);
+  g_queue_clear_full (&self->pending, (GDestroyNotify) companion_record_text_free);
 }
 
+/* Takes the texts out of RECORDS into the queue; the next page of the phase
+ * starts after the last of them. */
 static void
 queue_records (CompanionPhoneSync *self,
                CompanionEntity     entity,
-               GPtrArray          *records)
+               GPtrArray          *records,
+               gboolean            moves_position)
 {
   self->pending_entity = entity;
+  if (records->len == 0)
+    return;
+  if (moves_position)
+    {
+      CompanionRecordText *last = g_ptr_array_index (records, records->len - 1);
+
+      g_free (self->after_key);
+      self->after_key = g_strdup (last->key);
+      self->before_time = last->time;
+    }
+  /* The queue owns the texts from here on. */
+  g_ptr_array_set_free_func (records, NULL);
   for (guint i = 0; i < records->len; i++)
-    if (g_ptr_array_index (records, i) != NULL)
-      g_queue_push_tail (&self->pending, json_object_ref (g_ptr_array_index (records, i)));
+    g_queue_push_tail (&self->pending, g_ptr_array_index (records, i));
 }
 
 /* Refills the queue from the store for the current phase; moves on to the
- * next phase when this one is read up. FALSE on a store error. */
+ * next phase when this one is read up. Records travel as the store keeps
+ * them (canonical JSON), never parsed on the way. FALSE on a store error. */
 static gboolean
 refill (CompanionPhoneSync *self)
 {
@@ -95,7 +116,7 @@ refill (CompanionPhoneSync *self)
   while (g_queue_is_empty (&self->pending) && self->phase < PHASE_END)
     {
       g_autoptr(GPtrArray) records = NULL;
-      g_autoptr(GPtrArray) last_messages = NULL;
+      CompanionEntity entity;
 
       if (self->phase_listed)
         {
@@ -109,86 +130,68 @@ refill (CompanionPhoneSync *self)
       switch (self->phase)
         {
         case PHASE_CONTACTS:
-          records = companion_phone_store_list_contacts (self->store, &error);
+          entity = COMPANION_ENTITY_CONTACT;
+          records = companion_phone_store_read_texts (self->store, entity, 0, NULL, 0, &error);
           self->phase_listed = TRUE;
-          if (records != NULL)
-            queue_records (self, COMPANION_ENTITY_CONTACT, records);
-          break;
-
-        case PHASE_MEDIA:
-          records = companion_phone_store_list_media (self->store, self->after_key,
-                                                      COMPANION_SYNC_LIST_PAGE, &error);
-          if (records != NULL && records->len > 0)
-            {
-              g_free (self->after_key);
-              self->after_key = g_strdup (companion_record_get_id (COMPANION_ENTITY_MEDIA,
-                                                                   g_ptr_array_index (records, records->len - 1)));
-              queue_records (self, COMPANION_ENTITY_MEDIA, records);
-            }
-          else
-            self->phase_listed = TRUE;
           break;
 
         case PHASE_CHATS:
-          /* Chats, then each chat's newest message: the chat list with its
-           * previews comes before any history. */
-          records = companion_phone_store_list_chats (self->store, &last_messages, &error);
+          /* Chats, then each chat's newest message (with the media it
+           * shows): the chat list with its previews comes before all else. */
+          entity = COMPANION_ENTITY_CHAT;
+          g_clear_pointer (&self->previews, g_ptr_array_unref);
+          g_clear_pointer (&self->preview_media, g_ptr_array_unref);
+          records = companion_phone_store_read_chat_texts (self->store, &self->previews,
+                                                           &self->preview_media, &error);
           self->phase_listed = TRUE;
-          if (records != NULL)
+          break;
+
+        case PHASE_PREVIEWS:
+          /* Read with the chats; the media come again, harmlessly, with
+           * all the others. */
+          if (self->preview_media != NULL)
             {
-              queue_records (self, COMPANION_ENTITY_CHAT, records);
-              g_clear_pointer (&self->previews, g_ptr_array_unref);
-              self->previews = g_steal_pointer (&last_messages);
+              entity = COMPANION_ENTITY_MEDIA;
+              records = g_steal_pointer (&self->preview_media);
             }
+          else
+            {
+              entity = COMPANION_ENTITY_MESSAGE;
+              records = g_steal_pointer (&self->previews);
+            }
+          if (records == NULL)
+            records = g_ptr_array_new ();
+          self->phase_listed = self->previews == NULL;
+          self->previews_queued = TRUE;
           break;
 
         case PHASE_MESSAGES:
-          {
-            if (self->previews != NULL)
-              {
-                queue_records (self, COMPANION_ENTITY_MESSAGE, self->previews);
-                g_clear_pointer (&self->previews, g_ptr_array_unref);
-                break;
-              }
-            records = companion_phone_store_list_messages_before (self->store, self->before_time,
-                                                                  self->after_key,
-                                                                  COMPANION_SYNC_LIST_PAGE, &error);
-            if (records != NULL && records->len > 0)
-              {
-                JsonObject *oldest = g_ptr_array_index (records, records->len - 1);
-
-                self->before_time = json_object_get_int_member (oldest, "time");
-                g_free (self->after_key);
-                self->after_key = g_strdup (json_object_get_string_member (oldest, "id"));
-                queue_records (self, COMPANION_ENTITY_MESSAGE, records);
-              }
-            else
-              self->phase_listed = TRUE;
-          }
+          entity = COMPANION_ENTITY_MESSAGE;
+          records = companion_phone_store_read_texts (self->store, entity, self->before_time,
+                                                      self->after_key, COMPANION_SYNC_LIST_PAGE, &error);
+          self->phase_listed = records != NULL && records->len == 0;
           break;
 
+        case PHASE_MEDIA:
         case PHASE_CALLS:
-          records = companion_phone_store_list_calls (self->store, self->after_key,
+          entity = self->phase == PHASE_MEDIA ? COMPANION_ENTITY_MEDIA : COMPANION_ENTITY_CALL;
+          records = companion_phone_store_read_texts (self->store, entity, 0, self->after_key,
                                                       COMPANION_SYNC_LIST_PAGE, &error);
-          if (records != NULL && records->len > 0)
-            {
-              g_free (self->after_key);
-              self->after_key = g_strdup (json_object_get_string_member (g_ptr_array_index (records, records->len - 1), "id"));
-              queue_records (self, COMPANION_ENTITY_CALL, records);
-            }
-          else
-            self->phase_listed = TRUE;
+          self->phase_listed = records != NULL && records->len == 0;
           break;
 
         default:
           g_assert_not_reached ();
         }
 
-      if (error != NULL)
+      if (records == NULL)
         {
           fail (self, g_steal_pointer (&error));
           return FALSE;
         }
+      /* The chat list does not move the keyset position of what follows. */
+      queue_records (self, entity, records, entity != COMPANION_ENTITY_CHAT && !self->previews_queued);
+      self->previews_queued = FALSE;
     }
   return TRUE;
 }
@@ -213,29 +216,37 @@ send (CompanionPhoneSync *self,
 static gboolean
 send_snapshot_page (CompanionPhoneSync *self)
 {
-  g_autoptr(JsonObject) page = json_object_new ();
-  JsonArray *records = json_array_new ();
-  gsize bytes = 0;
+  g_autoptr(GString) page = g_string_sized_new (COMPANION_TUNNEL_RECORD_TEXT_MAX);
+  static const char tail[] = "],\"type\":\"snapshot\"}";
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
 
-  /* Whole records up to the page budget; a record always fits alone. */
+  /* The page is written around the stored texts (keys in canonical order),
+   * whole records up to one transport message; a record always fits alone. */
+  g_string_append_printf (page, "{\"entity\":\"%s\",\"page\":%u,\"records\":[",
+                          companion_entity_to_string (self->pending_entity), ++self->pages_sent);
   while (!g_queue_is_empty (&self->pending))
     {
-      JsonObject *record = g_queue_peek_head (&self->pending);
-      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), record);
-      gsize size = 0;
-      g_autofree char *text = companion_canonical_json (node, &size);
+      CompanionRecordText *record = g_queue_peek_head (&self->pending);
 
-      if (json_array_get_length (records) > 0 && bytes + size > COMPANION_SYNC_PAGE_BUDGET)
+      if (count > 0 && page->len + 1 + record->length + strlen (tail) > COMPANION_TUNNEL_RECORD_TEXT_MAX)
         break;
-      bytes += size + 1;
-      json_array_add_object_element (records, g_queue_pop_head (&self->pending));
+      if (count++ > 0)
+        g_string_append_c (page, ',');
+      g_string_append_len (page, record->json, (gssize) record->length);
+      companion_record_text_free (g_queue_pop_head (&self->pending));
     }
+  g_string_append (page, tail);
 
-  json_object_set_string_member (page, "type", "snapshot");
-  json_object_set_int_member (page, "page", ++self->pages_sent);
-  json_object_set_string_member (page, "entity", companion_entity_to_string (self->pending_entity));
-  json_object_set_array_member (page, "records", records);
-  return send (self, page);
+  if (!companion_phone_client_send_record_text (self->client, page->str, page->len, &error))
+    {
+      /* The session ended; the next sync-request starts over. */
+      g_debug ("Sync paused: %s", error->message);
+      self->phase = PHASE_IDLE;
+      return FALSE;
+    }
+  self->in_flight++;
+  return TRUE;
 }
 
 static gboolean
@@ -334,6 +345,7 @@ on_sync_request (CompanionPhoneClient *client,
   clear_pending (self);
   g_clear_pointer (&self->after_key, g_free);
   g_clear_pointer (&self->previews, g_ptr_array_unref);
+  g_clear_pointer (&self->preview_media, g_ptr_array_unref);
   self->in_flight = 0;
   self->pages_sent = 0;
   self->must_answer = TRUE;
@@ -623,6 +635,7 @@ companion_phone_sync_finalize (GObject *object)
   g_free (self->after_key);
   g_clear_pointer (&self->previews, g_ptr_array_unref);
   g_clear_pointer (&self->waiting, g_hash_table_unref);
+  g_clear_pointer (&self->preview_media, g_ptr_array_unref);
 
   G_OBJECT_CLASS (companion_phone_sync_parent_class)->finalize (object);
 }

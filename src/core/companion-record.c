@@ -147,6 +147,15 @@ write_string (GString    *out,
   g_string_append_c (out, '"');
   for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
     {
+      const guchar *run = p;
+
+      /* Most text needs no escape: copy it a run at a time. */
+      while (*p >= 0x20 && *p != '"' && *p != '\\')
+        p++;
+      if (p > run)
+        g_string_append_len (out, (const char *) run, p - run);
+      if (*p == '\0')
+        break;
       switch (*p)
         {
         case '"':  g_string_append (out, "\\\""); break;
@@ -239,15 +248,18 @@ write_canonical (GString  *out,
 
           if (JSON_NODE_HOLDS_OBJECT (node))
             {
-              GList *members = json_object_get_members (json_node_get_object (node));
+              JsonObjectIter iter;
+              const char *name;
               guint i = 0;
 
+              /* Iterated in place: json_object_get_members() copies the list. */
               frame.object = json_node_get_object (node);
-              frame.length = g_list_length (members);
+              frame.length = json_object_get_size (frame.object);
               frame.keys = g_new (const char *, frame.length + 1);
-              for (GList *l = members; l != NULL; l = l->next)
-                frame.keys[i++] = l->data;
-              g_list_free (members);
+              json_object_iter_init (&iter, frame.object);
+              while (i < frame.length && json_object_iter_next (&iter, &name, NULL))
+                frame.keys[i++] = name;
+              frame.length = i;
               qsort (frame.keys, frame.length, sizeof (const char *), compare_keys);
               g_string_append_c (out, '{');
               g_array_append_val (stack, frame);
@@ -910,6 +922,17 @@ companion_record_validate (CompanionEntity   entity,
                            JsonObject       *record,
                            GError          **error)
 {
+  g_autofree char *canonical = companion_record_to_canonical (entity, record, NULL, error);
+
+  return canonical != NULL;
+}
+
+char *
+companion_record_to_canonical (CompanionEntity   entity,
+                               JsonObject       *record,
+                               gsize            *length_out,
+                               GError          **error)
+{
   Check check = { entity, NULL, record, error };
   const char *id_field = entity == COMPANION_ENTITY_MEDIA ? "hash" : "id";
   const char *id;
@@ -919,12 +942,12 @@ companion_record_validate (CompanionEntity   entity,
   gboolean valid = FALSE;
   GString *canonical;
 
-  g_return_val_if_fail (entity < COMPANION_N_ENTITIES, FALSE);
-  g_return_val_if_fail (record != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (entity < COMPANION_N_ENTITIES, NULL);
+  g_return_val_if_fail (record != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!get_ref (&check, id_field, FALSE, entity == COMPANION_ENTITY_MEDIA, &id))
-    return FALSE;
+    return NULL;
   check.id = id;
 
   json_object_iter_init (&iter, record);
@@ -932,9 +955,11 @@ companion_record_validate (CompanionEntity   entity,
     if (!g_strv_contains (entity_fields[entity], name))
       {
         if (is_id (name))
-          return fail (&check, COMPANION_RECORD_ERROR_UNKNOWN_FIELD, name, "is not a field of a %s",
-                       entity_names[entity]);
-        return fail (&check, COMPANION_RECORD_ERROR_UNKNOWN_FIELD, NULL, "has a field it does not know");
+          fail (&check, COMPANION_RECORD_ERROR_UNKNOWN_FIELD, name, "is not a field of a %s",
+                entity_names[entity]);
+        else
+          fail (&check, COMPANION_RECORD_ERROR_UNKNOWN_FIELD, NULL, "has a field it does not know");
+        return NULL;
       }
 
   switch (entity)
@@ -949,16 +974,20 @@ companion_record_validate (CompanionEntity   entity,
       g_assert_not_reached ();
     }
   if (!valid)
-    return FALSE;
+    return NULL;
 
-  canonical = g_string_new (NULL);
+  canonical = g_string_sized_new (256);
   write_canonical_object (canonical, record);
-  valid = canonical->len <= COMPANION_RECORD_MAX_SIZE;
-  g_string_free (canonical, TRUE);
-  if (!valid)
-    return fail (&check, COMPANION_RECORD_ERROR_TOO_LARGE, NULL,
-                 "the record is larger than %u bytes", COMPANION_RECORD_MAX_SIZE);
-  return TRUE;
+  if (canonical->len > COMPANION_RECORD_MAX_SIZE)
+    {
+      g_string_free (canonical, TRUE);
+      fail (&check, COMPANION_RECORD_ERROR_TOO_LARGE, NULL,
+            "the record is larger than %u bytes", COMPANION_RECORD_MAX_SIZE);
+      return NULL;
+    }
+  if (length_out != NULL)
+    *length_out = canonical->len;
+  return g_string_free (canonical, FALSE);
 }
 
 /* Change log */

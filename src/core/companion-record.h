@@ -51,6 +51,13 @@ gboolean         companion_entity_from_string    (const char      *text,
 gboolean         companion_record_validate       (CompanionEntity  entity,
                                                   JsonObject      *record,
                                                   GError         **error);
+/* Validates RECORD as companion_record_validate() does and returns its
+ * canonical JSON (companion_canonical_json()), written once for both the
+ * size check and the caller; NULL with ERROR set when RECORD is invalid. */
+char            *companion_record_to_canonical   (CompanionEntity  entity,
+                                                  JsonObject      *record,
+                                                  gsize           *length_out,
+                                                  GError         **error);
 /* Whether ID has the syntax of ENTITY's ids: 1–64 of [A-Za-z0-9_-], or 64
  * lowercase hex digits for media. */
 gboolean         companion_record_id_is_valid    (CompanionEntity  entity,

@@ -145,7 +145,6 @@ companion_tunnel_send_record (CompanionTunnel *self,
   g_autoptr(JsonGenerator) generator = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autofree char *text = NULL;
-  g_autofree guint8 *plaintext = NULL;
   gsize len = 0;
 
   g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
@@ -158,7 +157,23 @@ companion_tunnel_send_record (CompanionTunnel *self,
   generator = json_generator_new ();
   json_generator_set_root (generator, node);
   text = json_generator_to_data (generator, &len);
-  if (len + 1 > COMPANION_NOISE_MAX_PAYLOAD_LEN)
+  return companion_tunnel_send_record_text (self, text, len, error);
+}
+
+gboolean
+companion_tunnel_send_record_text (CompanionTunnel *self,
+                                   const char      *text,
+                                   gsize            len,
+                                   GError         **error)
+{
+  g_autofree guint8 *plaintext = NULL;
+
+  g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  if (!can_send (self, error))
+    return FALSE;
+  if (len > COMPANION_TUNNEL_RECORD_TEXT_MAX)
     {
       g_set_error (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD,
                    "A record of %" G_GSIZE_FORMAT " bytes is larger than one message allows", len);

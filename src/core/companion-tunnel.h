@@ -56,6 +56,8 @@ typedef enum
  * Noise message stays under 65535 bytes with the tag. */
 #define COMPANION_TUNNEL_CHUNK_MAX           (60 * 1024)
 #define COMPANION_TUNNEL_CHUNK_HEADER_MAX    64
+/* The JSON of one record: one Noise message less its kind byte. */
+#define COMPANION_TUNNEL_RECORD_TEXT_MAX     (COMPANION_NOISE_MAX_PAYLOAD_LEN - 1)
 
 typedef enum
 {
@@ -79,6 +81,13 @@ void                  companion_tunnel_start                (CompanionTunnel    
 CompanionTunnelState  companion_tunnel_get_state            (CompanionTunnel         *self);
 gboolean              companion_tunnel_send_record          (CompanionTunnel         *self,
                                                              JsonObject              *record,
+                                                             GError                 **error);
+/* Sends TEXT, the JSON of one record (an object with a "type"), as it is:
+ * for senders that assemble records from stored JSON. At most
+ * COMPANION_TUNNEL_RECORD_TEXT_MAX bytes. */
+gboolean              companion_tunnel_send_record_text     (CompanionTunnel         *self,
+                                                             const char              *text,
+                                                             gsize                    len,
                                                              GError                 **error);
 /* Sends a binary chunk (kind 0x02: header length byte, HEADER, DATA) through
  * the same cipher as records. HEADER at most COMPANION_TUNNEL_CHUNK_HEADER_MAX
