@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <sodium.h>
+#include <stdlib.h>
 
 #include "companion-core.h"
 
@@ -77,6 +78,24 @@ fuzz_hex (const char *hex,
     out[i] = (guint8) (g_ascii_xdigit_value (hex[2 * i]) << 4 | g_ascii_xdigit_value (hex[2 * i + 1]));
 }
 
+/* A critical or a warning is a finding: a g_return_if_fail that bad
+ * input reached, or a failure the code did not expect. abort() rather than
+ * GLib's breakpoint trap, which libFuzzer does not catch, so the input is
+ * saved. Debug and info messages are dropped: they cost time. */
+static inline GLogWriterOutput
+fuzz_log_writer (GLogLevelFlags   level,
+                 const GLogField *fields,
+                 gsize            n_fields,
+                 gpointer         user_data)
+{
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    {
+      g_log_writer_standard_streams (level, fields, n_fields, user_data);
+      abort ();
+    }
+  return G_LOG_WRITER_HANDLED;
+}
+
 /* libsodium and the rest of the core, once per process, as every program
  * of the project starts. */
 static inline void
@@ -86,6 +105,7 @@ fuzz_init (void)
 
   if (!done)
     {
+      g_log_set_writer_func (fuzz_log_writer, NULL, NULL);
       g_assert (companion_core_init (NULL));
       done = TRUE;
     }

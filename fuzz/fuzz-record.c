@@ -40,10 +40,10 @@ check_record (JsonObject *object)
   g_autofree char *canonical = NULL, *twice = NULL;
   CompanionEntity entity;
   JsonNode *record = json_object_get_member (object, "record");
+  const char *name = companion_json_get_string (object, "entity");
   gsize length = 0, length2 = 0;
 
-  if (!companion_entity_from_string (json_object_get_string_member_with_default (object, "entity", ""),
-                                     &entity) ||
+  if (name == NULL || !companion_entity_from_string (name, &entity) ||
       record == NULL || !JSON_NODE_HOLDS_OBJECT (record))
     return;
   if (!companion_record_validate (entity, json_node_get_object (record), &error))

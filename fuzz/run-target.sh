@@ -15,7 +15,6 @@ args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$fuzz_dir/../tests/lsan.supp}
-export G_DEBUG=${G_DEBUG:-fatal-criticals}
 # Targets that need files (fixture, qr-image) make them under TMPDIR, one
 # folder per target; in memory where possible, as SQLite syncs every store.
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
