@@ -98,15 +98,17 @@ on_record (CompanionTunnel *tunnel,
             !g_str_equal (type, "pong"));
   run->records++;
 
-  g_clear_pointer (&name, g_free);
   name = companion_session_record_parse_confirm (record, NULL);
+  g_assert (name == NULL || (*name != '\0' && strlen (name) <= COMPANION_MAX_NAME_LENGTH));
   g_clear_pointer (&name, g_free);
   if (companion_session_record_parse_hello (record, &name, &addresses, NULL))
-    g_assert (name != NULL && g_utf8_strlen (name, -1) <= COMPANION_MAX_NAME_LENGTH);
+    g_assert (name != NULL && strlen (name) <= COMPANION_MAX_NAME_LENGTH &&
+              g_strv_length (addresses) <= COMPANION_MAX_ADDRESSES);
   g_clear_pointer (&name, g_free);
   g_clear_pointer (&addresses, g_strfreev);
   if (companion_session_record_parse_welcome (record, key, &name, &addresses, NULL))
-    g_assert (name != NULL && g_strv_length (addresses) <= COMPANION_MAX_ADDRESSES);
+    g_assert (name != NULL && strlen (name) <= COMPANION_MAX_NAME_LENGTH &&
+              g_strv_length (addresses) <= COMPANION_MAX_ADDRESSES);
 
   /* Sync's pages and batches carry changes. */
   for (const char *const *member = (const char *const[]) { "changes", "records", NULL }; *member; member++)

@@ -1983,10 +1983,8 @@ on_session_record (GObject    *source,
   *received = g_strdup_printf ("%s:%s", type, json_object_get_string_member (record, "text"));
 }
 
-/* Records the session layer does not handle reach the layers above, in
- * both directions, and only the detail asked for. */
 /* A record whose "type" is not a string: refused as malformed, with no
- * critical on the way (found by fuzz-tunnel-records). */
+ * critical on the way (found by fuzzing: fuzz/corpus/tunnel-records). */
 static void
 test_type_not_string (void)
 {
@@ -2005,6 +2003,8 @@ test_type_not_string (void)
   pair_free (pair);
 }
 
+/* Records the session layer does not handle reach the layers above, in
+ * both directions, and only the detail asked for. */
 static void
 test_session_records (void)
 {

@@ -1102,7 +1102,7 @@ test_hostile (void)
 }
 
 /* Strings from a peer's JSON: anything but a string is NULL, never a
- * critical (found by fuzz-record). */
+ * critical (found by fuzzing: fuzz/corpus/record). */
 static void
 test_json_get_string (void)
 {
