@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Builds Companion twice (plain, and with AddressSanitizer and
-# UndefinedBehaviorSanitizer), runs the whole suite in each, and ends with
+# UndefinedBehaviorSanitizer), runs the whole suite in each, runs the fuzz
+# regression pass where clang has libFuzzer (fuzz/run.sh), and ends with
 # one line "N passed, N failed, N skipped" counted from meson's test logs.
 # Exits non-zero if anything failed. `--plain` runs the plain build only.
 set -uo pipefail
@@ -34,6 +35,34 @@ for entry in "${builds[@]}"; do
   meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
   logs+=("$dir/meson-logs/testlog.json")
 done
+
+# The fuzz regression pass: a third build (clang with libFuzzer) whose
+# `fuzz` suite replays every seed and finding in fuzz/corpus, then fuzzes
+# each target for FUZZ_SECONDS (10). Only where clang has libFuzzer.
+if [ "${1:-}" != "--plain" ] && command -v clang >/dev/null &&
+   echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
+     clang -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then
+  dir=_build-fuzz
+  echo "== $dir (clang, libFuzzer)"
+  if [ ! -f "$dir/build.ninja" ]; then
+    CC=clang meson setup "$dir" -Dfuzzing=true -Dgui=false -Db_sanitize=address,undefined \
+      -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >"$dir.setup.log" 2>&1 ||
+      { cat "$dir.setup.log"; status=1; }
+    rm -f "$dir.setup.log"
+  fi
+  # Only the targets: the rest of the tree is built and tested above.
+  fuzz_targets=$(ninja -C "$dir" -t targets all 2>/dev/null | sed -n 's|^\(fuzz/fuzz-[a-z-]*\): .*|\1|p' | sort -u)
+  if [ -f "$dir/build.ninja" ] && ninja -C "$dir" $fuzz_targets >"$dir.ninja.log" 2>&1; then
+    rm -f "$dir.ninja.log" "$dir/meson-logs/testlog.json"
+    meson test -C "$dir" --no-rebuild --suite fuzz --print-errorlogs --num-processes 2 || status=1
+    logs+=("$dir/meson-logs/testlog.json")
+  else
+    [ -f "$dir.ninja.log" ] && cat "$dir.ninja.log"
+    status=1
+  fi
+else
+  echo "== fuzz pass skipped (no clang with libFuzzer)"
+fi
 
 # Count from meson's own logs (testlog.json holds the environment too: only
 # the results are read, nothing else is printed).

@@ -1307,6 +1307,52 @@ test_upload_outbox_restart (void)
 
 static const char * const system_mime_dirs[] = { "/usr/share/mime", "/usr/local/share/mime", NULL };
 
+/* The desktop's check of each chunk, from its bytes alone. */
+static void
+test_chunk_judge (void)
+{
+  guint8 hash[32], header[COMPANION_MEDIA_CHUNK_HEADER_LEN];
+  CompanionMediaChunkExpectation expect = { hash, 1000, 200, FALSE, 200 };
+  guint64 offset = 0;
+
+  memset (hash, 0xab, sizeof hash);
+  memcpy (header, hash, sizeof hash);
+  memset (header + 32, 0, 8);
+  header[38] = 200 >> 8;
+  header[39] = 200 & 0xff;
+
+  /* Not a media header, or another media's. */
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, 39, 10, NULL), ==, COMPANION_MEDIA_CHUNK_IGNORE);
+  header[0] ^= 1;
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 10, NULL), ==,
+                   COMPANION_MEDIA_CHUNK_IGNORE);
+  header[0] ^= 1;
+  /* In place. */
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 800, &offset), ==,
+                   COMPANION_MEDIA_CHUNK_ACCEPT);
+  g_assert_cmpuint (offset, ==, 200);
+  /* One byte more than the size leaves. */
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 801, NULL), ==,
+                   COMPANION_MEDIA_CHUNK_TOO_LONG);
+  /* Before anything of this request came, another offset is what was still
+   * on its way from an earlier request; after, it is out of place. */
+  header[39] = 0;
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 10, NULL), ==,
+                   COMPANION_MEDIA_CHUNK_IGNORE);
+  expect.answered = TRUE;
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 10, &offset), ==,
+                   COMPANION_MEDIA_CHUNK_OUT_OF_ORDER);
+  g_assert_cmpuint (offset, ==, 0);
+  /* Offsets near 2^64 do not wrap. */
+  memset (header + 32, 0xff, 8);
+  expect.size = G_MAXUINT64;
+  expect.received = G_MAXUINT64;
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 0, NULL), ==,
+                   COMPANION_MEDIA_CHUNK_ACCEPT);
+  g_assert_cmpint (companion_media_chunk_judge (&expect, header, sizeof header, 1, NULL), ==,
+                   COMPANION_MEDIA_CHUNK_TOO_LONG);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1336,6 +1382,7 @@ main (int   argc,
   g_test_add_func ("/upload/tampered", test_upload_tampered);
   g_test_add_func ("/upload/bad-arguments", test_upload_bad_arguments);
   g_test_add_func ("/upload/outbox-restart", test_upload_outbox_restart);
+  g_test_add_func ("/media/chunk-judge", test_chunk_judge);
 
   status = g_test_run ();
   test_util_remove_tree (base_dir);

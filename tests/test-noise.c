@@ -973,6 +973,23 @@ test_replay (void)
   decrypt_fails (ir, m1->data, m1->len, COMPANION_NOISE_ERROR_DECRYPT_FAILED);
 }
 
+/* An empty payload into an empty output array (found by fuzz-noise-responder:
+ * the array has no buffer yet, and writing "nothing at NULL" was undefined). */
+static void
+test_empty_payload (void)
+{
+  g_autoptr(CompanionNoiseCipher) is = NULL, ir = NULL, rs = NULL, rr = NULL;
+  g_autoptr(GByteArray) m0 = NULL;
+  g_autoptr(GByteArray) m1 = NULL;
+
+  make_session (&is, &ir, &rs, &rr);
+  m0 = encrypt_ok (is, "");
+  decrypt_ok (rr, m0, "");
+  m1 = encrypt_ok (is, "");
+  m1->data[0] ^= 1;
+  decrypt_fails (rr, m1->data, m1->len, COMPANION_NOISE_ERROR_DECRYPT_FAILED);
+}
+
 static void
 test_reorder (void)
 {
@@ -1350,6 +1367,7 @@ main (int   argc,
   g_test_add_func ("/noise/message/tampered", test_tampered);
   g_test_add_func ("/noise/transport/replay", test_replay);
   g_test_add_func ("/noise/transport/reorder", test_reorder);
+  g_test_add_func ("/noise/transport/empty-payload", test_empty_payload);
   g_test_add_func ("/noise/transport/rekey", test_rekey);
   g_test_add_func ("/noise/transport/nonce-exhausted", test_nonce_exhausted);
   g_test_add_func ("/noise/state/out-of-turn", test_out_of_turn);

@@ -1971,6 +1971,26 @@ on_session_record (GObject    *source,
   *received = g_strdup_printf ("%s:%s", type, json_object_get_string_member (record, "text"));
 }
 
+/* A record whose "type" is not a string: refused as malformed, with no
+ * critical on the way (found by fuzzing: fuzz/corpus/tunnel-records). */
+static void
+test_type_not_string (void)
+{
+  Pair *pair = pair_new ();
+  g_autoptr(JsonObject) record = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  pair_start (pair);
+  json_object_set_object_member (record, "type", json_object_new ());
+  g_assert_true (companion_tunnel_send_record (pair->initiator->tunnel, record, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (pair->responder->closed);
+  g_assert_error (pair->responder->error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD);
+  g_assert_cmpuint (pair->responder->records->len, ==, 0);
+  WAIT_FOR (pair->initiator->closed);
+  pair_free (pair);
+}
+
 /* Records the session layer does not handle reach the layers above, in
  * both directions, and only the detail asked for. */
 static void
@@ -2046,6 +2066,7 @@ main (int   argc,
   g_test_add_func ("/tunnel/keepalive", test_keepalive);
   g_test_add_func ("/tunnel/keepalive-raw", test_keepalive_raw);
   g_test_add_func ("/tunnel/rekey", test_rekey);
+  g_test_add_func ("/tunnel/type-not-string", test_type_not_string);
   g_test_add_func ("/pairing/identity-missing", test_identity_missing);
   g_test_add_func ("/tunnel/session-records", test_session_records);
 

@@ -1101,6 +1101,21 @@ test_hostile (void)
   g_assert_cmpint (validating, <, G_USEC_PER_SEC);
 }
 
+/* Strings from a peer's JSON: anything but a string is NULL, never a
+ * critical (found by fuzzing: fuzz/corpus/record). */
+static void
+test_json_get_string (void)
+{
+  g_autoptr(JsonObject) object = parse_object ("{\"s\":\"text\",\"n\":5,\"z\":null,\"o\":{},\"a\":[\"x\"]}");
+
+  g_assert_cmpstr (companion_json_get_string (object, "s"), ==, "text");
+  g_assert_null (companion_json_get_string (object, "n"));
+  g_assert_null (companion_json_get_string (object, "z"));
+  g_assert_null (companion_json_get_string (object, "o"));
+  g_assert_null (companion_json_get_string (object, "a"));
+  g_assert_null (companion_json_get_string (object, "absent"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1123,6 +1138,7 @@ main (int   argc,
   g_test_add_func ("/record/export", test_export);
   g_test_add_func ("/record/wrong-types", test_wrong_types);
   g_test_add_func ("/record/hostile", test_hostile);
+  g_test_add_func ("/record/json-get-string", test_json_get_string);
 
   return g_test_run ();
 }

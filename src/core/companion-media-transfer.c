@@ -561,6 +561,32 @@ schedule (CompanionMediaTransfer *self)
 
 /* ---- from the phone -------------------------------------------------------------- */
 
+CompanionMediaChunkVerdict
+companion_media_chunk_judge (const CompanionMediaChunkExpectation *expect,
+                             const guint8                         *header,
+                             gsize                                 header_len,
+                             gsize                                 data_len,
+                             guint64                              *offset_out)
+{
+  guint64 offset = 0;
+
+  if (header_len != COMPANION_MEDIA_CHUNK_HEADER_LEN || memcmp (header, expect->hash, HASH_LEN) != 0)
+    return COMPANION_MEDIA_CHUNK_IGNORE;
+  for (guint i = 0; i < 8; i++)
+    offset = offset << 8 | header[HASH_LEN + i];
+  if (offset_out != NULL)
+    *offset_out = offset;
+  /* What the phone sent of an earlier, cancelled request of the same media
+   * comes before anything of this one. */
+  if (!expect->answered && offset != expect->requested_at)
+    return COMPANION_MEDIA_CHUNK_IGNORE;
+  if (offset != expect->received)
+    return COMPANION_MEDIA_CHUNK_OUT_OF_ORDER;
+  if (data_len > expect->size - expect->received)
+    return COMPANION_MEDIA_CHUNK_TOO_LONG;
+  return COMPANION_MEDIA_CHUNK_ACCEPT;
+}
+
 static void
 on_chunk (CompanionDesktopServer *server,
           GBytes                 *header,
@@ -570,25 +596,27 @@ on_chunk (CompanionDesktopServer *server,
   Active *active = self->active;
   gsize len = 0;
   const guint8 *d = g_bytes_get_data (data, &len);
-  guint8 raw[HASH_LEN];
+  gsize header_len = 0;
+  const guint8 *h = g_bytes_get_data (header, &header_len);
+  CompanionMediaChunkExpectation expect;
+  CompanionMediaChunkVerdict verdict;
   guint64 offset = 0;
   g_autoptr(GError) error = NULL;
 
-  if (!companion_media_chunk_parse (header, raw, &offset))
+  if (active == NULL || active->fd < 0 || active->hashing == NULL)
+    return; /* left over from a transfer that ended, or not asked for yet */
+  expect = (CompanionMediaChunkExpectation) { active->raw, active->size, active->requested_at,
+                                              active->answered, active->received };
+  verdict = companion_media_chunk_judge (&expect, h, header_len, len, &offset);
+  if (verdict == COMPANION_MEDIA_CHUNK_IGNORE)
     {
-      g_debug ("Ignoring a chunk with a %" G_GSIZE_FORMAT "-byte header", g_bytes_get_size (header));
+      g_debug ("Ignoring a chunk (%" G_GSIZE_FORMAT "-byte header) of no request under way",
+               header_len);
       return;
     }
-  if (active == NULL || active->fd < 0 || active->hashing == NULL ||
-      memcmp (raw, active->raw, HASH_LEN) != 0)
-    return; /* left over from a transfer that ended, or not asked for yet */
-  /* What the phone sent of an earlier, cancelled request of the same media
-   * comes before anything of this one. */
-  if (!active->answered && offset != active->requested_at)
-    return;
   active->answered = TRUE;
 
-  if (offset != active->received)
+  if (verdict == COMPANION_MEDIA_CHUNK_OUT_OF_ORDER)
     {
       fail_active (self, FALSE,
                    g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_PROTOCOL,
@@ -597,7 +625,7 @@ on_chunk (CompanionDesktopServer *server,
                                 active->hash, offset, active->received));
       return;
     }
-  if (len > active->size - active->received)
+  if (verdict == COMPANION_MEDIA_CHUNK_TOO_LONG)
     {
       fail_active (self, TRUE,
                    g_error_new (COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_MISMATCH,

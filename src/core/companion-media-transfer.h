@@ -62,6 +62,41 @@ typedef enum
   COMPANION_MEDIA_TRANSFER_ERROR_IO,
 } CompanionMediaTransferError;
 
+/* What the desktop does with one chunk of the media it is fetching. */
+typedef enum
+{
+  /* Not a chunk of this request: a malformed header, another media, or
+   * what was still on the way from an earlier, cancelled request. */
+  COMPANION_MEDIA_CHUNK_IGNORE,
+  /* The next bytes, in place: write them. */
+  COMPANION_MEDIA_CHUNK_ACCEPT,
+  /* At another offset than the bytes received so far: a protocol error. */
+  COMPANION_MEDIA_CHUNK_OUT_OF_ORDER,
+  /* More bytes than the media's size leaves: a mismatch. */
+  COMPANION_MEDIA_CHUNK_TOO_LONG,
+} CompanionMediaChunkVerdict;
+
+/* The chunk under way: the media's raw BLAKE2b-256, its size, the offset
+ * asked for, whether anything of this request came yet, and the bytes
+ * received so far. */
+typedef struct
+{
+  const guint8 *hash;
+  guint64       size;
+  guint64       requested_at;
+  gboolean      answered;
+  guint64       received;
+} CompanionMediaChunkExpectation;
+
+/* Judges a chunk (HEADER of HEADER_LEN bytes, then DATA_LEN bytes) against
+ * EXPECT, from its bytes alone; OFFSET_OUT gets the header's offset when the
+ * header is well formed. */
+CompanionMediaChunkVerdict companion_media_chunk_judge (const CompanionMediaChunkExpectation *expect,
+                                                        const guint8                         *header,
+                                                        gsize                                 header_len,
+                                                        gsize                                 data_len,
+                                                        guint64                              *offset_out);
+
 #define COMPANION_TYPE_MEDIA_TRANSFER (companion_media_transfer_get_type ())
 
 G_DECLARE_FINAL_TYPE (CompanionMediaTransfer, companion_media_transfer,

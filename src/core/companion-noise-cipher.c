@@ -148,6 +148,7 @@ _companion_noise_cipher_decrypt_with_ad (CompanionNoiseCipher  *self,
   unsigned long long written = 0;
   gsize plain_len;
   guint old_len;
+  guint8 *plain;
 
   g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
   g_return_val_if_fail (ad != NULL || ad_len == 0, FALSE);
@@ -183,13 +184,17 @@ _companion_noise_cipher_decrypt_with_ad (CompanionNoiseCipher  *self,
   format_nonce (self->nonce, nonce);
   old_len = out->len;
   g_byte_array_set_size (out, old_len + plain_len);
+  /* An empty payload into an empty array has no buffer: out->data is NULL,
+   * and NULL + 0 is undefined. libsodium then only checks the tag. */
+  plain = plain_len > 0 ? out->data + old_len : NULL;
 
-  if (crypto_aead_chacha20poly1305_ietf_decrypt (out->data + old_len, &written, NULL,
+  if (crypto_aead_chacha20poly1305_ietf_decrypt (plain, &written, NULL,
                                                  ciphertext, len,
                                                  ad, ad_len,
                                                  nonce, self->key) != 0)
     {
-      sodium_memzero (out->data + old_len, plain_len);
+      if (plain != NULL)
+        sodium_memzero (plain, plain_len);
       g_byte_array_set_size (out, old_len);
       g_set_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_DECRYPT_FAILED,
                    "Noise message %" G_GUINT64_FORMAT " failed authentication "

@@ -117,18 +117,24 @@ companion_record_id_is_valid (CompanionEntity  entity,
 }
 
 const char *
-companion_record_get_id (CompanionEntity  entity,
-                         JsonObject      *record)
+companion_json_get_string (JsonObject *object,
+                           const char *member)
 {
-  JsonNode *node;
+  JsonNode *node = json_object_get_member (object, member);
 
-  g_return_val_if_fail (entity < COMPANION_N_ENTITIES, NULL);
-  g_return_val_if_fail (record != NULL, NULL);
-
-  node = json_object_get_member (record, entity == COMPANION_ENTITY_MEDIA ? "hash" : "id");
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (node);
+}
+
+const char *
+companion_record_get_id (CompanionEntity  entity,
+                         JsonObject      *record)
+{
+  g_return_val_if_fail (entity < COMPANION_N_ENTITIES, NULL);
+  g_return_val_if_fail (record != NULL, NULL);
+
+  return companion_json_get_string (record, entity == COMPANION_ENTITY_MEDIA ? "hash" : "id");
 }
 
 /* Canonical JSON */

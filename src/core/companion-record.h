@@ -62,6 +62,11 @@ char            *companion_record_to_canonical   (CompanionEntity  entity,
  * lowercase hex digits for media. */
 gboolean         companion_record_id_is_valid    (CompanionEntity  entity,
                                                   const char      *id);
+/* MEMBER of OBJECT when it is a string; NULL when it is absent or anything
+ * else. For JSON from a peer: json_object_get_string_member_with_default()
+ * logs a critical when the member is an object or an array. */
+const char      *companion_json_get_string       (JsonObject      *object,
+                                                  const char      *member);
 /* "id", or "hash" for media; NULL when absent. */
 const char      *companion_record_get_id         (CompanionEntity  entity,
                                                   JsonObject      *record);

@@ -8,6 +8,7 @@
 
 #include "companion-network.h"
 #include "companion-pairing-payload.h"
+#include "companion-record.h"
 #include "companion-session-protocol.h"
 
 G_DEFINE_QUARK (companion-protocol-error-quark, companion_protocol_error)
@@ -39,7 +40,10 @@ check_type (JsonObject *record,
             const char *expected,
             GError    **error)
 {
-  const char *type = json_object_get_string_member_with_default (record, "type", "");
+  const char *type = companion_json_get_string (record, "type");
+
+  if (type == NULL)
+    type = "";
 
   if (!g_str_equal (type, expected))
     {
@@ -200,7 +204,7 @@ companion_session_record_parse_welcome (JsonObject *record,
 
   if (!check_type (record, "welcome", error))
     return FALSE;
-  key_text = json_object_get_string_member_with_default (record, "identity", NULL);
+  key_text = companion_json_get_string (record, "identity");
   if (key_text == NULL || strlen (key_text) != 44 ||
       (key = g_base64_decode (key_text, &key_len)) == NULL || key_len != 32 ||
       sodium_is_zero (key, 32))

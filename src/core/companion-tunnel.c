@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "companion-noise-cipher.h"
+#include "companion-record.h"
 #include "companion-tunnel.h"
 
 /* The first byte of every transport plaintext says what follows. */
@@ -368,8 +369,7 @@ on_transport_message (CompanionTunnel *self,
                                    plaintext->len - 1, &error) ||
       (root = json_parser_get_root (parser)) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (root) ||
-      (type = json_object_get_string_member_with_default (json_node_get_object (root),
-                                                          "type", NULL)) == NULL)
+      (type = companion_json_get_string (json_node_get_object (root), "type")) == NULL)
     {
       fail (self, COMPANION_CLOSE_PROTOCOL, "malformed record",
             g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD,
