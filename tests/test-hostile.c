@@ -1144,6 +1144,23 @@ test_unlinked_identity (void)
   rig_finish (rig, "unlinked identity");
 }
 
+/* Connections cut so far, which must be EXPECTED; FALSE (the test skipped)
+ * when the machine was so slow that the request deadline cut some too, as
+ * then the count says nothing about the cap. */
+static gboolean
+cut_as_expected (Rig   *rig,
+                 guint  closed,
+                 guint  expected)
+{
+  if (desktop_said (rig, "did not send its request in time") > 0)
+    {
+      g_test_skip ("the machine was too slow: the request deadline passed before the cap was reached");
+      return FALSE;
+    }
+  g_assert_cmpuint (closed, ==, expected);
+  return TRUE;
+}
+
 /* Connections that have not sent their request: at most
  * COMPANION_MAX_UNREAD_PER_HOST from one address and COMPANION_MAX_UNREAD
  * in all; at the cap nothing is cut, one past it cuts the oldest. */
@@ -1165,7 +1182,8 @@ test_unread_cap (void)
     }
   rig_probe (rig);
   g_assert_cmpuint (desktop_said (rig, cut), ==, 0);
-  g_assert_cmpuint (count_closed (first), ==, 0);
+  if (!cut_as_expected (rig, count_closed (first), 0))
+    goto out;
 
   /* One past the per-address cap: the oldest from that address goes. */
   extra = intruder_new (rig->port, NULL, 0, TRUE);
@@ -1173,7 +1191,8 @@ test_unread_cap (void)
   RIG_WAIT_FOR (rig, intruder_finished (g_ptr_array_index (first, 0)));
   rig_probe (rig);
   g_assert_cmpuint (desktop_said (rig, cut), ==, 1);
-  g_assert_cmpuint (count_closed (first), ==, 1);
+  if (!cut_as_expected (rig, count_closed (first), 1))
+    goto out;
 
   /* Up to the total cap from a second address: nothing more is cut. */
   for (guint i = 0; i < COMPANION_MAX_UNREAD - COMPANION_MAX_UNREAD_PER_HOST; i++)
@@ -1185,7 +1204,8 @@ test_unread_cap (void)
     }
   rig_probe (rig);
   g_assert_cmpuint (desktop_said (rig, cut), ==, 1);
-  g_assert_cmpuint (count_closed (first) + count_closed (second), ==, 1);
+  if (!cut_as_expected (rig, count_closed (first) + count_closed (second), 1))
+    goto out;
 
   /* One past the total cap, from a third: the oldest of all goes. */
   extra = intruder_new_from (rig->port, "127.0.0.3", NULL, 0, TRUE);
@@ -1193,7 +1213,8 @@ test_unread_cap (void)
   RIG_WAIT_FOR (rig, intruder_finished (g_ptr_array_index (first, 1)));
   rig_probe (rig);
   g_assert_cmpuint (desktop_said (rig, cut), ==, 2);
-  g_assert_cmpuint (count_closed (first) + count_closed (second), ==, 2);
+  cut_as_expected (rig, count_closed (first) + count_closed (second), 2);
+out:
   rig_finish (rig, "connections at the request cap");
 }
 
