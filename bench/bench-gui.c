@@ -489,8 +489,9 @@ open_chat (guint position,
   /* What that frame showed: the newest message at the end, as in the mirror. */
   messages = companion_conversation_view_get_messages (conversation ());
   check_messages_shown (messages);
-  check (g_list_model_get_n_items (G_LIST_MODEL (messages)) == MIN (60, bench.big_chat_messages),
-         "one page of messages at first");
+  /* One page at first: a window's worth, not the whole chat. */
+  check (g_list_model_get_n_items (G_LIST_MODEL (messages)) >= MIN (10, bench.big_chat_messages) &&
+         g_list_model_get_n_items (G_LIST_MODEL (messages)) <= 100, "one page of messages at first");
   newest = shown_row_of (GTK_WIDGET (companion_conversation_view_get_list_view (conversation ())),
                          bench.newest_id);
   check (newest != NULL, "the newest message is on screen");

@@ -59,15 +59,25 @@ companion_format_time_of_day (gint64 time_ms)
 }
 
 static GtkWidget *
-mark_icon (const char *icon_name,
-           const char *tooltip)
+mark_icon (const char *icon_name)
 {
   GtkWidget *icon = gtk_image_new_from_icon_name (icon_name);
 
-  gtk_widget_set_tooltip_text (icon, tooltip);
   gtk_widget_add_css_class (icon, "dim-label");
   gtk_widget_set_visible (icon, FALSE);
   return icon;
+}
+
+/* The tooltip is set when the mark first shows: rows are made by the
+ * hundred, and most chats are neither pinned, muted nor archived. */
+static void
+show_mark (GtkWidget  *icon,
+           gboolean    shown,
+           const char *tooltip)
+{
+  gtk_widget_set_visible (icon, shown);
+  if (shown && gtk_widget_get_tooltip_text (icon) == NULL)
+    gtk_widget_set_tooltip_text (icon, tooltip);
 }
 
 static void
@@ -97,9 +107,9 @@ show_item (CompanionChatRow *self)
     gtk_widget_add_css_class (GTK_WIDGET (self->unread_label), "muted");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->unread_label), "muted");
-  gtk_widget_set_visible (self->pinned_icon, companion_chat_item_is_pinned (item));
-  gtk_widget_set_visible (self->muted_icon, companion_chat_item_is_muted (item));
-  gtk_widget_set_visible (self->archived_icon, companion_chat_item_is_archived (item));
+  show_mark (self->pinned_icon, companion_chat_item_is_pinned (item), _("Pinned"));
+  show_mark (self->muted_icon, companion_chat_item_is_muted (item), _("Muted"));
+  show_mark (self->archived_icon, companion_chat_item_is_archived (item), _("Archived"));
 
   /* One sentence for screen readers and for the tests that read them. */
   g_string_append (description, companion_chat_item_get_title (item));
@@ -183,9 +193,9 @@ companion_chat_row_init (CompanionChatRow *self)
   gtk_widget_set_hexpand (GTK_WIDGET (self->title_label), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->title_label), "heading");
   gtk_box_append (GTK_BOX (top_box), GTK_WIDGET (self->title_label));
-  self->pinned_icon = mark_icon ("view-pin-symbolic", _("Pinned"));
-  self->muted_icon = mark_icon ("audio-volume-muted-symbolic", _("Muted"));
-  self->archived_icon = mark_icon ("folder-symbolic", _("Archived"));
+  self->pinned_icon = mark_icon ("view-pin-symbolic");
+  self->muted_icon = mark_icon ("audio-volume-muted-symbolic");
+  self->archived_icon = mark_icon ("folder-symbolic");
   gtk_box_append (GTK_BOX (top_box), self->pinned_icon);
   gtk_box_append (GTK_BOX (top_box), self->muted_icon);
   gtk_box_append (GTK_BOX (top_box), self->archived_icon);

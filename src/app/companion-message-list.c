@@ -6,8 +6,10 @@
 #include "companion-list-splice.h"
 #include "companion-message-list.h"
 
-/* Messages per read: more than a tall window shows, quick to read. */
-#define MESSAGE_PAGE_SIZE 60
+/* Messages per read: as many as a tall window shows. Every row read
+ * near the view gets a widget laid out at once, so a bigger page makes
+ * opening a chat and scrolling back stutter. */
+#define MESSAGE_PAGE_SIZE 30
 
 struct _CompanionMessageList
 {

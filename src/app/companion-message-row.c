@@ -281,6 +281,10 @@ bubble_label (const char *css_class)
   gtk_label_set_xalign (label, 0);
   gtk_label_set_wrap (label, TRUE);
   gtk_label_set_wrap_mode (label, PANGO_WRAP_WORD_CHAR);
+  /* A minimum width in characters: otherwise measuring a wrapping label
+   * lays its text out one character per line, the bulk of the time a
+   * scrolled conversation takes to show new rows. */
+  gtk_label_set_width_chars (label, 8);
   if (css_class != NULL)
     gtk_widget_add_css_class (GTK_WIDGET (label), css_class);
   return label;
