@@ -58,6 +58,14 @@ companion_format_time_of_day (gint64 time_ms)
   return g_date_time_format (when, _("%H:%M"));
 }
 
+void
+companion_label_update (GtkLabel   *label,
+                        const char *text)
+{
+  if (g_strcmp0 (gtk_label_get_label (label), text) != 0)
+    gtk_label_set_label (label, text);
+}
+
 static GtkWidget *
 mark_icon (const char *icon_name)
 {
@@ -93,15 +101,15 @@ show_item (CompanionChatRow *self)
     return;
 
   adw_avatar_set_text (self->avatar, companion_chat_item_get_title (item));
-  gtk_label_set_label (self->title_label, companion_chat_item_get_title (item));
-  gtk_label_set_label (self->preview_label, companion_chat_item_get_preview (item));
+  companion_label_update (self->title_label, companion_chat_item_get_title (item));
+  companion_label_update (self->preview_label, companion_chat_item_get_preview (item));
   time = companion_chat_item_get_time (item) > 0 ? companion_format_short_time (companion_chat_item_get_time (item))
                                                  : g_strdup ("");
-  gtk_label_set_label (self->time_label, time);
+  companion_label_update (self->time_label, time);
 
   count = companion_chat_item_get_unread (item);
   unread = count > 999 ? g_strdup ("999+") : g_strdup_printf ("%u", count);
-  gtk_label_set_label (self->unread_label, unread);
+  companion_label_update (self->unread_label, unread);
   gtk_widget_set_visible (GTK_WIDGET (self->unread_label), count > 0);
   if (companion_chat_item_is_muted (item))
     gtk_widget_add_css_class (GTK_WIDGET (self->unread_label), "muted");
