@@ -10,6 +10,7 @@
 #include "companion-desktop-server.h"
 #include "companion-engine.h"
 #include "companion-failure-window.h"
+#include "companion-frame-report.h"
 #include "companion-network.h"
 #include "companion-notifier.h"
 #include "companion-preferences-window.h"
@@ -138,6 +139,7 @@ companion_application_activate (GApplication *application)
     }
 
   window = GTK_WINDOW (companion_window_new (ADW_APPLICATION (self), self->engine, self->key_store_warning));
+  companion_frame_report_watch (COMPANION_WINDOW (window));
   gtk_window_present (window);
 }
 

@@ -18,6 +18,7 @@ struct _CompanionChatList
   GPtrArray             *items;       /* CompanionChatItem *, shown */
   GHashTable            *by_id;       /* chat id → CompanionChatItem * (of items) */
   GHashTable            *names;       /* contact id → name, for untitled direct chats */
+  GHashTable            *unnamed;     /* contact id → GPtrArray of the items waiting for its name */
   GPtrArray             *loading;     /* CompanionChatItem *, of the load under way */
   gboolean               reload_again;
   gboolean               loaded;
@@ -68,50 +69,87 @@ companion_chat_list_model_init (GListModelInterface *iface)
 
 static void read_page (CompanionChatList *self);
 
+typedef struct
+{
+  CompanionChatList *list;
+  char              *contact;
+} NameRead;
+
+static void
+name_read_free (NameRead *read)
+{
+  g_object_unref (read->list);
+  g_free (read->contact);
+  g_free (read);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NameRead, name_read_free)
+
 static void
 on_contact (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  g_autoptr(CompanionChatList) self = user_data;
+  g_autoptr(NameRead) read = user_data;
+  CompanionChatList *self = read->list;
   g_autoptr(JsonObject) contact = NULL;
   g_autoptr(GError) error = NULL;
-  const char *id, *name;
+  GPtrArray *waiting;
+  const char *name;
 
   contact = companion_mirror_reader_lookup_finish (COMPANION_MIRROR_READER (source), result, &error);
   if (contact == NULL)
     {
       if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_warning ("Cannot read a contact: %s", error->message);
+      /* Asked again by the next load, when the contact may be there. */
+      g_hash_table_remove (self->unnamed, read->contact);
       return;
     }
-  id = json_object_get_string_member (contact, "id");
   name = json_object_get_string_member (contact, "name");
-  g_hash_table_insert (self->names, g_strdup (id), g_strdup (name));
-  for (guint i = 0; i < self->items->len; i++)
+  g_hash_table_insert (self->names, g_strdup (read->contact), g_strdup (name));
+  /* Only the chats that asked: thousands of chats ask for thousands of names. */
+  waiting = g_hash_table_lookup (self->unnamed, read->contact);
+  for (guint i = 0; waiting != NULL && i < waiting->len; i++)
     {
-      CompanionChatItem *item = g_ptr_array_index (self->items, i);
-      if (g_strcmp0 (companion_chat_item_get_unnamed_contact (item), id) == 0)
+      CompanionChatItem *item = g_ptr_array_index (waiting, i);
+      if (g_strcmp0 (companion_chat_item_get_unnamed_contact (item), read->contact) == 0)
         companion_chat_item_set_contact_name (item, name);
     }
+  g_hash_table_remove (self->unnamed, read->contact);
 }
 
-/* Direct chats without a title take their contact's name. */
+/* Direct chats without a title take their contact's name, read once. */
 static void
 name_item (CompanionChatList *self,
            CompanionChatItem *item)
 {
   const char *contact = companion_chat_item_get_unnamed_contact (item);
   const char *name;
+  GPtrArray *waiting;
 
   if (contact == NULL)
     return;
   name = g_hash_table_lookup (self->names, contact);
   if (name != NULL)
-    companion_chat_item_set_contact_name (item, name);
-  else
-    companion_mirror_reader_lookup_async (self->reader, COMPANION_ENTITY_CONTACT, contact,
-                                          self->cancellable, on_contact, g_object_ref (self));
+    {
+      companion_chat_item_set_contact_name (item, name);
+      return;
+    }
+  waiting = g_hash_table_lookup (self->unnamed, contact);
+  if (waiting == NULL)
+    {
+      NameRead *read = g_new0 (NameRead, 1);
+
+      read->list = g_object_ref (self);
+      read->contact = g_strdup (contact);
+      waiting = g_ptr_array_new_with_free_func (g_object_unref);
+      g_hash_table_insert (self->unnamed, g_strdup (contact), waiting);
+      companion_mirror_reader_lookup_async (self->reader, COMPANION_ENTITY_CONTACT, contact,
+                                            self->cancellable, on_contact, read);
+    }
+  if (!g_ptr_array_find (waiting, item, NULL))
+    g_ptr_array_add (waiting, g_object_ref (item));
 }
 
 static void
@@ -221,6 +259,7 @@ companion_chat_list_finalize (GObject *object)
 
   g_clear_pointer (&self->by_id, g_hash_table_unref);
   g_clear_pointer (&self->names, g_hash_table_unref);
+  g_clear_pointer (&self->unnamed, g_hash_table_unref);
   g_clear_pointer (&self->items, g_ptr_array_unref);
   g_clear_pointer (&self->loading, g_ptr_array_unref);
 
@@ -246,6 +285,7 @@ companion_chat_list_init (CompanionChatList *self)
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
   self->names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->unnamed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
 }
 
 CompanionChatList *

@@ -58,16 +58,34 @@ companion_format_time_of_day (gint64 time_ms)
   return g_date_time_format (when, _("%H:%M"));
 }
 
+void
+companion_label_update (GtkLabel   *label,
+                        const char *text)
+{
+  if (g_strcmp0 (gtk_label_get_label (label), text) != 0)
+    gtk_label_set_label (label, text);
+}
+
 static GtkWidget *
-mark_icon (const char *icon_name,
-           const char *tooltip)
+mark_icon (const char *icon_name)
 {
   GtkWidget *icon = gtk_image_new_from_icon_name (icon_name);
 
-  gtk_widget_set_tooltip_text (icon, tooltip);
   gtk_widget_add_css_class (icon, "dim-label");
   gtk_widget_set_visible (icon, FALSE);
   return icon;
+}
+
+/* The tooltip is set when the mark first shows: rows are made by the
+ * hundred, and most chats are neither pinned, muted nor archived. */
+static void
+show_mark (GtkWidget  *icon,
+           gboolean    shown,
+           const char *tooltip)
+{
+  gtk_widget_set_visible (icon, shown);
+  if (shown && gtk_widget_get_tooltip_text (icon) == NULL)
+    gtk_widget_set_tooltip_text (icon, tooltip);
 }
 
 static void
@@ -83,23 +101,23 @@ show_item (CompanionChatRow *self)
     return;
 
   adw_avatar_set_text (self->avatar, companion_chat_item_get_title (item));
-  gtk_label_set_label (self->title_label, companion_chat_item_get_title (item));
-  gtk_label_set_label (self->preview_label, companion_chat_item_get_preview (item));
+  companion_label_update (self->title_label, companion_chat_item_get_title (item));
+  companion_label_update (self->preview_label, companion_chat_item_get_preview (item));
   time = companion_chat_item_get_time (item) > 0 ? companion_format_short_time (companion_chat_item_get_time (item))
                                                  : g_strdup ("");
-  gtk_label_set_label (self->time_label, time);
+  companion_label_update (self->time_label, time);
 
   count = companion_chat_item_get_unread (item);
   unread = count > 999 ? g_strdup ("999+") : g_strdup_printf ("%u", count);
-  gtk_label_set_label (self->unread_label, unread);
+  companion_label_update (self->unread_label, unread);
   gtk_widget_set_visible (GTK_WIDGET (self->unread_label), count > 0);
   if (companion_chat_item_is_muted (item))
     gtk_widget_add_css_class (GTK_WIDGET (self->unread_label), "muted");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->unread_label), "muted");
-  gtk_widget_set_visible (self->pinned_icon, companion_chat_item_is_pinned (item));
-  gtk_widget_set_visible (self->muted_icon, companion_chat_item_is_muted (item));
-  gtk_widget_set_visible (self->archived_icon, companion_chat_item_is_archived (item));
+  show_mark (self->pinned_icon, companion_chat_item_is_pinned (item), _("Pinned"));
+  show_mark (self->muted_icon, companion_chat_item_is_muted (item), _("Muted"));
+  show_mark (self->archived_icon, companion_chat_item_is_archived (item), _("Archived"));
 
   /* One sentence for screen readers and for the tests that read them. */
   g_string_append (description, companion_chat_item_get_title (item));
@@ -183,9 +201,9 @@ companion_chat_row_init (CompanionChatRow *self)
   gtk_widget_set_hexpand (GTK_WIDGET (self->title_label), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->title_label), "heading");
   gtk_box_append (GTK_BOX (top_box), GTK_WIDGET (self->title_label));
-  self->pinned_icon = mark_icon ("view-pin-symbolic", _("Pinned"));
-  self->muted_icon = mark_icon ("audio-volume-muted-symbolic", _("Muted"));
-  self->archived_icon = mark_icon ("folder-symbolic", _("Archived"));
+  self->pinned_icon = mark_icon ("view-pin-symbolic");
+  self->muted_icon = mark_icon ("audio-volume-muted-symbolic");
+  self->archived_icon = mark_icon ("folder-symbolic");
   gtk_box_append (GTK_BOX (top_box), self->pinned_icon);
   gtk_box_append (GTK_BOX (top_box), self->muted_icon);
   gtk_box_append (GTK_BOX (top_box), self->archived_icon);

@@ -28,4 +28,9 @@ char              *companion_format_short_time        (gint64             time_m
 /* "14:05": the time of day of TIME_MS. */
 char              *companion_format_time_of_day       (gint64             time_ms);
 
+/* Sets LABEL's text unless it is that already: GtkLabel lays itself out
+ * again on every set, and rows are shown again on every item change. */
+void               companion_label_update             (GtkLabel          *label,
+                                                       const char        *text);
+
 G_END_DECLS

@@ -23,6 +23,7 @@ struct _CompanionConversationView
   CompanionMessageList *messages;
   GHashTable           *opening;       /* media hashes to open once downloaded */
   gboolean              stick_to_bottom;
+  gboolean              bottom_pending;  /* go to the last row once it is laid out */
 
   GtkWidget            *box;
   GtkButton            *back_button;
@@ -47,15 +48,15 @@ toast (CompanionConversationView *self,
 
 /* Scrolling. */
 
+/* The list keeps its anchor, here the last row's end, where it is while
+ * rows are measured, grow or come before it. GTK 4.8 scrolls only to a row
+ * already laid out, and ignores adjustment values set while it lays out:
+ * the scroll waits for the list's allocation (see size_allocate below). */
 static void
 scroll_to_bottom (CompanionConversationView *self)
 {
-  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
-  guint n = self->messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
-
-  if (n > 0)
-    gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", n - 1);
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  self->bottom_pending = TRUE;
+  gtk_widget_queue_allocate (GTK_WIDGET (self->list_view));
 }
 
 static void
@@ -68,15 +69,6 @@ on_scrolled (CompanionConversationView *self,
   self->stick_to_bottom = value + page >= gtk_adjustment_get_upper (adjustment) - BOTTOM_SLACK;
   if (self->messages != NULL && value < page * LOAD_OLDER_MARGIN)
     companion_message_list_load_older (self->messages);
-}
-
-/* Rows grow as they are measured and thumbnails arrive: stay at the end. */
-static void
-on_scroll_range_changed (CompanionConversationView *self,
-                         GtkAdjustment             *adjustment)
-{
-  if (self->stick_to_bottom)
-    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
 }
 
 static void
@@ -431,6 +423,39 @@ open_media_action (GtkWidget  *widget,
 /* The widget. */
 
 static void
+companion_conversation_view_size_allocate (GtkWidget *widget,
+                                           int        width,
+                                           int        height,
+                                           int        baseline)
+{
+  CompanionConversationView *self = COMPANION_CONVERSATION_VIEW (widget);
+  guint n = self->messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
+
+  gtk_widget_allocate (self->box, width, height, baseline, NULL);
+  /* The rows are laid out now, so the list can anchor to the last one;
+   * laid out again at once, this very frame shows the end. */
+  if (self->bottom_pending && n > 0 && gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
+    {
+      self->bottom_pending = FALSE;
+      gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", n - 1);
+      gtk_widget_allocate (self->box, width, height, baseline, NULL);
+    }
+}
+
+static void
+companion_conversation_view_measure (GtkWidget      *widget,
+                                     GtkOrientation  orientation,
+                                     int             for_size,
+                                     int            *minimum,
+                                     int            *natural,
+                                     int            *minimum_baseline,
+                                     int            *natural_baseline)
+{
+  gtk_widget_measure (COMPANION_CONVERSATION_VIEW (widget)->box, orientation, for_size,
+                      minimum, natural, minimum_baseline, natural_baseline);
+}
+
+static void
 companion_conversation_view_dispose (GObject *object)
 {
   CompanionConversationView *self = COMPANION_CONVERSATION_VIEW (object);
@@ -462,7 +487,8 @@ companion_conversation_view_class_init (CompanionConversationViewClass *klass)
   object_class->dispose = companion_conversation_view_dispose;
   object_class->finalize = companion_conversation_view_finalize;
 
-  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  widget_class->size_allocate = companion_conversation_view_size_allocate;
+  widget_class->measure = companion_conversation_view_measure;
   gtk_widget_class_set_css_name (widget_class, "conversation");
   gtk_widget_class_install_action (widget_class, "conversation.send", NULL, send_action);
   gtk_widget_class_install_action (widget_class, "conversation.attach", NULL, attach_action);
@@ -541,7 +567,6 @@ companion_conversation_view_init (CompanionConversationView *self)
   gtk_stack_add_named (self->stack, GTK_WIDGET (self->scroller), "messages");
   adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
   g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (on_scrolled), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (adjustment, "changed", G_CALLBACK (on_scroll_range_changed), self, G_CONNECT_SWAPPED);
   gtk_stack_set_visible_child_name (self->stack, "none");
 
   self->composer_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);

@@ -6,8 +6,10 @@
 #include "companion-list-splice.h"
 #include "companion-message-list.h"
 
-/* Messages per read: more than a tall window shows, quick to read. */
-#define MESSAGE_PAGE_SIZE 60
+/* Messages per read: as many as a tall window shows. Every row read
+ * near the view gets a widget laid out at once, so a bigger page makes
+ * opening a chat and scrolling back stutter. */
+#define MESSAGE_PAGE_SIZE 30
 
 struct _CompanionMessageList
 {
@@ -22,6 +24,9 @@ struct _CompanionMessageList
   GHashTable            *names;          /* contact id → name */
   GHashTable            *names_asked;    /* contact ids looked up */
   GPtrArray             *newest_page;    /* of the refresh under way, newest first */
+  GPtrArray             *outbox;         /* of the refresh under way */
+  guint                  refresh_reads;  /* of the refresh, still under way */
+  gboolean               refresh_failed;
   gboolean               refreshing;
   gboolean               refresh_again;
   gboolean               loading_older;
@@ -345,21 +350,39 @@ finish_refresh (CompanionMessageList *self,
     }
 }
 
+/* Both reads of a refresh are in: the page and the outbox. */
+static void
+refresh_read_done (CompanionMessageList *self)
+{
+  g_autoptr(GPtrArray) outbox = NULL;
+
+  if (--self->refresh_reads > 0)
+    return;
+  outbox = g_steal_pointer (&self->outbox);
+  if (self->refresh_failed)
+    {
+      g_clear_pointer (&self->newest_page, g_ptr_array_unref);
+      self->refresh_failed = FALSE;
+      self->refreshing = FALSE;
+      return;
+    }
+  finish_refresh (self, outbox);
+}
+
 static void
 on_outbox (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
   g_autoptr(CompanionMessageList) self = user_data;
-  g_autoptr(GPtrArray) outbox = NULL;
   g_autoptr(GError) error = NULL;
 
-  outbox = companion_mirror_reader_outbox_list_finish (COMPANION_MIRROR_READER (source), result, &error);
+  self->outbox = companion_mirror_reader_outbox_list_finish (COMPANION_MIRROR_READER (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   if (error != NULL)
     g_warning ("Cannot read the outbox: %s", error->message);
-  finish_refresh (self, outbox);
+  refresh_read_done (self);
 }
 
 static void
@@ -371,16 +394,14 @@ on_newest_page (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   self->newest_page = companion_mirror_reader_list_messages_finish (COMPANION_MIRROR_READER (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
   if (self->newest_page == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_warning ("Cannot read the messages of %s: %s", self->chat_id, error->message);
-          self->refreshing = FALSE;
-        }
-      return;
+      g_warning ("Cannot read the messages of %s: %s", self->chat_id, error->message);
+      self->refresh_failed = TRUE;
     }
-  companion_mirror_reader_outbox_list_async (self->reader, self->cancellable, on_outbox, g_object_ref (self));
+  refresh_read_done (self);
 }
 
 static void
@@ -454,6 +475,7 @@ companion_message_list_finalize (GObject *object)
   g_clear_pointer (&self->names_asked, g_hash_table_unref);
   g_clear_pointer (&self->items, g_ptr_array_unref);
   g_clear_pointer (&self->newest_page, g_ptr_array_unref);
+  g_clear_pointer (&self->outbox, g_ptr_array_unref);
   g_clear_pointer (&self->chat_id, g_free);
 
   G_OBJECT_CLASS (companion_message_list_parent_class)->finalize (object);
@@ -516,8 +538,12 @@ companion_message_list_refresh (CompanionMessageList *self)
       return;
     }
   self->refreshing = TRUE;
+  /* Both at once: each result waits for the frame being drawn. The one
+   * worker reads them in this order, the outbox after the page. */
+  self->refresh_reads = 2;
   companion_mirror_reader_list_messages_async (self->reader, self->chat_id, 0, NULL, MESSAGE_PAGE_SIZE,
                                                self->cancellable, on_newest_page, g_object_ref (self));
+  companion_mirror_reader_outbox_list_async (self->reader, self->cancellable, on_outbox, g_object_ref (self));
 }
 
 void

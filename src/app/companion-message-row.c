@@ -131,7 +131,7 @@ show_media (CompanionMessageRow *self,
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->media_button), "conversation.open-media");
   if (media == NULL)
     {
-      gtk_label_set_label (self->media_label, _("Attachment"));
+      companion_label_update (self->media_label, _("Attachment"));
       gtk_picture_set_paintable (self->thumbnail, NULL);
       gtk_widget_set_visible (GTK_WIDGET (self->thumbnail), FALSE);
       return;
@@ -143,11 +143,12 @@ show_media (CompanionMessageRow *self,
   size = g_format_size ((guint64) json_object_get_int_member_with_default (media, "size", 0));
   /* Translators: a file's name and size, e.g. "ticket.pdf · 40 kB" */
   text = g_strdup_printf (_("%s · %s"), json_object_get_string_member_with_default (media, "name", ""), size);
-  gtk_label_set_label (self->media_label, text);
+  companion_label_update (self->media_label, text);
   gtk_widget_set_visible (GTK_WIDGET (self->download_bar), download >= 0);
   if (download >= 0)
     gtk_progress_bar_set_fraction (self->download_bar, download);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->media_button), _("Open"));
+  if (gtk_widget_get_tooltip_text (GTK_WIDGET (self->media_button)) == NULL)
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->media_button), _("Open"));
   /* Translators: %s is a file's name and size */
   g_string_append_printf (description, _(", attachment %s"), text);
 }
@@ -179,7 +180,7 @@ show_item (CompanionMessageRow *self)
   if (companion_message_item_starts_day (item))
     {
       g_autofree char *day = format_day (companion_message_item_get_time (item));
-      gtk_label_set_label (self->day_label, day);
+      companion_label_update (self->day_label, day);
     }
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), companion_message_item_starts_day (item));
 
@@ -199,7 +200,7 @@ show_item (CompanionMessageRow *self)
   else
     gtk_widget_remove_css_class (self->bubble, "pending");
 
-  gtk_label_set_label (self->sender_label, sender != NULL ? sender : "");
+  companion_label_update (self->sender_label, sender != NULL ? sender : "");
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label),
                           companion_message_item_shows_sender (item) && sender != NULL);
 
@@ -218,7 +219,7 @@ show_item (CompanionMessageRow *self)
         quote = _("Deleted message");
       else if (*quote == '\0')
         quote = _("Original message");
-      gtk_label_set_label (self->quote_label, quote);
+      companion_label_update (self->quote_label, quote);
       /* Translators: %s is the text of the message replied to */
       g_string_append_printf (description, _(", replying to “%s”"), quote);
     }
@@ -227,12 +228,12 @@ show_item (CompanionMessageRow *self)
 
   if (deleted)
     {
-      gtk_label_set_label (self->text_label, _("This message was deleted"));
+      companion_label_update (self->text_label, _("This message was deleted"));
       gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "dim-label");
     }
   else
     {
-      gtk_label_set_label (self->text_label, text);
+      companion_label_update (self->text_label, text);
       gtk_widget_remove_css_class (GTK_WIDGET (self->text_label), "dim-label");
     }
   gtk_widget_set_visible (GTK_WIDGET (self->text_label), deleted || *text != '\0');
@@ -244,7 +245,7 @@ show_item (CompanionMessageRow *self)
   g_string_append (meta, time);
   if (outgoing)
     g_string_append_printf (meta, " %s", status_ticks (status, pending));
-  gtk_label_set_label (self->meta_label, meta->str);
+  companion_label_update (self->meta_label, meta->str);
   g_string_append_printf (description, ", %s", time);
   if (edited && !deleted)
     g_string_append_printf (description, ", %s", _("edited"));
@@ -262,7 +263,7 @@ show_item (CompanionMessageRow *self)
       for (GList *l = members; l != NULL; l = l->next)
         g_string_append (shown, json_object_get_string_member (reactions, l->data));
       g_list_free (members);
-      gtk_label_set_label (self->reactions_label, shown->str);
+      companion_label_update (self->reactions_label, shown->str);
       /* Translators: %s is one or more emoji */
       g_string_append_printf (description, _(", reactions %s"), shown->str);
     }
@@ -281,6 +282,10 @@ bubble_label (const char *css_class)
   gtk_label_set_xalign (label, 0);
   gtk_label_set_wrap (label, TRUE);
   gtk_label_set_wrap_mode (label, PANGO_WRAP_WORD_CHAR);
+  /* A minimum width in characters: otherwise measuring a wrapping label
+   * lays its text out one character per line, the bulk of the time a
+   * scrolled conversation takes to show new rows. */
+  gtk_label_set_width_chars (label, 8);
   if (css_class != NULL)
     gtk_widget_add_css_class (GTK_WIDGET (label), css_class);
   return label;

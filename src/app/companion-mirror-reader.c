@@ -49,6 +49,9 @@ struct _ReadJob
   GError          *error;
 };
 
+/* Lower than GDK_PRIORITY_REDRAW (G_PRIORITY_HIGH_IDLE + 20). */
+#define COMPANION_MIRROR_READER_PRIORITY (G_PRIORITY_HIGH_IDLE + 30)
+
 static void
 read_job_free (ReadJob *job)
 {
@@ -94,7 +97,10 @@ run_read (gpointer data,
         job->result = job->run (self->store, job, &job->error);
     }
 
-  g_main_context_invoke (g_task_get_context (task), complete_read, task);
+  /* Below drawing: a burst of results (thousands of contact names) must
+   * not hold back the window's frames, nor input. */
+  g_main_context_invoke_full (g_task_get_context (task), COMPANION_MIRROR_READER_PRIORITY,
+                              complete_read, task, NULL);
 }
 
 static void
@@ -108,6 +114,7 @@ queue_read (CompanionMirrorReader *self,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
+  g_task_set_priority (task, COMPANION_MIRROR_READER_PRIORITY);
   g_task_set_task_data (task, job, (GDestroyNotify) read_job_free);
   /* The pool never fails to take a job when it may not create threads
    * exclusively; the reference goes to complete_read. */
