@@ -48,7 +48,7 @@ format_day (gint64 time_ms)
       g_date_time_get_day_of_year (when) == g_date_time_get_day_of_year (yesterday))
     return g_strdup (_("Yesterday"));
   /* Translators: a day separator in a conversation, as strftime() formats it */
-  return g_date_time_format (when, _("%A, %e %B %Y"));
+  return g_date_time_format (when, _("%A, %-d %B %Y"));
 }
 
 static const char *
