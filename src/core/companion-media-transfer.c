@@ -234,9 +234,9 @@ writer_drain (CompanionMediaTransfer *self,
   while (!g_queue_is_empty (&writer->jobs) || writer->busy)
     g_cond_wait (&writer->cond, &writer->lock);
   error = g_steal_pointer (&writer->error);
-  g_mutex_unlock (&writer->lock);
-  if (error != NULL && active != NULL)
+  if (error != NULL)
     active->received = MIN (active->received, writer->failed_at);
+  g_mutex_unlock (&writer->lock);
   return error;
 }
 
