@@ -191,18 +191,19 @@ companion_tunnel_send_record_text (CompanionTunnel *self,
 }
 
 gboolean
-companion_tunnel_send_chunk (CompanionTunnel *self,
-                             const guint8    *header,
-                             gsize            header_len,
-                             const guint8    *data,
-                             gsize            len,
-                             GError         **error)
+companion_tunnel_send_chunk_filled (CompanionTunnel         *self,
+                                    const guint8            *header,
+                                    gsize                    header_len,
+                                    gsize                    len,
+                                    CompanionTunnelChunkFill fill,
+                                    gpointer                 user_data,
+                                    GError                 **error)
 {
   guint8 *plaintext;
 
   g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
   g_return_val_if_fail (header != NULL || header_len == 0, FALSE);
-  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (fill != NULL || len == 0, FALSE);
 
   if (header_len > COMPANION_TUNNEL_CHUNK_HEADER_MAX || len > COMPANION_TUNNEL_CHUNK_MAX)
     {
@@ -219,9 +220,33 @@ companion_tunnel_send_chunk (CompanionTunnel *self,
   plaintext[1] = (guint8) header_len;
   if (header_len > 0)
     memcpy (plaintext + 2, header, header_len);
-  if (len > 0)
-    memcpy (plaintext + 2 + header_len, data, len);
+  if (len > 0 && !fill (plaintext + 2 + header_len, len, user_data, error))
+    return FALSE;
   return send_frame (self, 2 + header_len + len, error);
+}
+
+static gboolean
+fill_from_memory (guint8   *data,
+                  gsize     len,
+                  gpointer  user_data,
+                  GError  **error)
+{
+  memcpy (data, user_data, len);
+  return TRUE;
+}
+
+gboolean
+companion_tunnel_send_chunk (CompanionTunnel *self,
+                             const guint8    *header,
+                             gsize            header_len,
+                             const guint8    *data,
+                             gsize            len,
+                             GError         **error)
+{
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  return companion_tunnel_send_chunk_filled (self, header, header_len, len, fill_from_memory,
+                                             (gpointer) data, error);
 }
 
 static void
