@@ -6,9 +6,11 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1353,6 +1355,52 @@ test_chunk_judge (void)
                    COMPANION_MEDIA_CHUNK_TOO_LONG);
 }
 
+/* The disk refuses the desktop's writes part-way (a file size limit, as a
+ * full disk would): the download fails with a clear error, keeps only what
+ * was written, and resumes from there once there is room. */
+static void
+test_write_fails (void)
+{
+  Pair *p = pair_new (0);
+  g_autofree char *hash = phone_add_media (p, 12 * MiB, 31);
+  g_autoptr(GError) error = NULL;
+  struct rlimit old, limit;
+  guint64 kept = 0;
+  GError *failure;
+
+  pair_connect (p);
+  signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &old), ==, 0);
+  limit = old;
+  limit.rlim_cur = 5 * MiB;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  g_assert_true (companion_media_transfer_request (p->media, hash, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (p->failed->len == 1);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &old), ==, 0);
+  signal (SIGXFSZ, SIG_DFL);
+
+  failure = g_ptr_array_index (p->errors, 0);
+  g_assert_error (failure, COMPANION_MEDIA_TRANSFER_ERROR, COMPANION_MEDIA_TRANSFER_ERROR_IO);
+  g_assert_nonnull (strstr (failure->message, "Cannot write"));
+  g_assert_cmpint (media_state (p, hash, &kept), ==, COMPANION_MEDIA_STATE_PARTIAL);
+  g_assert_cmpuint (kept, >=, 4 * MiB);
+  g_assert_cmpuint (kept, <=, 5 * MiB);
+  g_assert_cmpuint (kept % COMPANION_MEDIA_CHUNK_SIZE, ==, 0);
+  g_assert_true (partial_exists (p, hash));
+  /* The transfer failed, the session did not. */
+  g_assert_true (companion_desktop_server_is_connected (p->server));
+
+  p->request_offset = -1;
+  g_assert_true (companion_media_transfer_request (p->media, hash, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (p->completed->len == 1 || p->failed->len > 1);
+  g_assert_cmpuint (p->failed->len, ==, 1);
+  g_assert_cmpint (p->request_offset, ==, (gint64) kept);
+  assert_identical (p, hash);
+  pair_free (p);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1377,6 +1425,7 @@ main (int   argc,
   g_test_add_func ("/media/unknown", test_unknown);
   g_test_add_func ("/media/auto-limit", test_auto_limit);
   g_test_add_func ("/media/memory", test_memory);
+  g_test_add_func ("/media/write-fails", test_write_fails);
   g_test_add_func ("/upload/sizes", test_upload_sizes);
   g_test_add_func ("/upload/resume", test_upload_resume);
   g_test_add_func ("/upload/tampered", test_upload_tampered);

@@ -1065,6 +1065,57 @@ test_rekey (void)
   decrypt_ok (rr, again, "still in step");
 }
 
+/* Encrypting in place and decrypting into a sized buffer give the same
+ * bytes and the same failures as the GByteArray forms. */
+static void
+test_in_place (void)
+{
+  g_autoptr(CompanionNoiseCipher) is = NULL, ir = NULL, rs = NULL, rr = NULL;
+  g_autoptr(GByteArray) reference = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *text = "a chunk of media, encrypted where it lies";
+  gsize len = strlen (text);
+  guint8 buffer[128];
+  guint8 plain[128];
+
+  make_session (&is, &ir, &rs, &rr);
+
+  reference = encrypt_ok (is, text);
+  companion_noise_cipher_set_nonce (is, 0);
+  memcpy (buffer, text, len);
+  g_assert_true (companion_noise_cipher_encrypt_in_place (is, buffer, len, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buffer, len + COMPANION_NOISE_TAG_LEN, reference->data, reference->len);
+  g_assert_cmpuint (companion_noise_cipher_get_nonce (is), ==, 1);
+
+  /* Altered: fails, leaves zeros, does not consume the nonce. */
+  buffer[3] ^= 1;
+  g_assert_false (companion_noise_cipher_decrypt_into (rr, buffer, len + COMPANION_NOISE_TAG_LEN,
+                                                       plain, &error));
+  g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_DECRYPT_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (companion_noise_cipher_get_nonce (rr), ==, 0);
+  for (gsize i = 0; i < len; i++)
+    g_assert_cmpuint (plain[i], ==, 0);
+  g_assert_false (companion_noise_cipher_decrypt_into (rr, buffer, COMPANION_NOISE_TAG_LEN - 1,
+                                                       plain, &error));
+  g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
+  g_clear_error (&error);
+
+  buffer[3] ^= 1;
+  g_assert_true (companion_noise_cipher_decrypt_into (rr, buffer, len + COMPANION_NOISE_TAG_LEN,
+                                                      plain, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (plain, len, text, len);
+  g_assert_cmpuint (companion_noise_cipher_get_nonce (rr), ==, 1);
+
+  /* Too long for one message: refused before anything is touched. */
+  g_assert_false (companion_noise_cipher_encrypt_in_place (is, buffer, COMPANION_NOISE_MAX_PAYLOAD_LEN + 1,
+                                                           &error));
+  g_assert_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH);
+  g_assert_cmpuint (companion_noise_cipher_get_nonce (is), ==, 1);
+}
+
 static void
 test_nonce_exhausted (void)
 {
@@ -1370,6 +1421,7 @@ main (int   argc,
   g_test_add_func ("/noise/transport/empty-payload", test_empty_payload);
   g_test_add_func ("/noise/transport/rekey", test_rekey);
   g_test_add_func ("/noise/transport/nonce-exhausted", test_nonce_exhausted);
+  g_test_add_func ("/noise/transport/in-place", test_in_place);
   g_test_add_func ("/noise/state/out-of-turn", test_out_of_turn);
   g_test_add_func ("/noise/keys/missing", test_missing_keys);
   g_test_add_func ("/noise/keys/unexpected", test_unexpected_keys);

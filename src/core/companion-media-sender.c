@@ -34,7 +34,6 @@ struct _CompanionMediaSender
   CompanionPhoneStore  *store;
   GQueue                queue;      /* Transfer * still to send, in request order */
   GHashTable           *transfers;  /* hash → Transfer *: sending or awaiting acks */
-  guint8               *buffer;     /* one chunk */
   guint64               bytes_sent;
 };
 
@@ -91,6 +90,26 @@ in_flight (CompanionMediaSender *self)
   return total;
 }
 
+typedef struct
+{
+  Transfer *transfer;
+  gboolean  failed;   /* the file could not be read, not the tunnel */
+} ChunkRead;
+
+/* Reads the next chunk of a transfer straight into the tunnel's buffer. */
+static gboolean
+read_into_chunk (guint8   *data,
+                 gsize     len,
+                 gpointer  user_data,
+                 GError  **error)
+{
+  ChunkRead *source = user_data;
+
+  source->failed = !companion_media_read_chunk (source->transfer->fd, data, len,
+                                                source->transfer->sent, error);
+  return !source->failed;
+}
+
 /* Sends while the window has room: chunks of the first media in line, its
  * media-end, then the next one's. */
 static void
@@ -107,11 +126,17 @@ pump (CompanionMediaSender *self)
       if (t->sent < t->size)
         {
           guint8 header[COMPANION_MEDIA_CHUNK_HEADER_LEN];
+          ChunkRead source;
           gsize want = (gsize) MIN ((guint64) COMPANION_MEDIA_CHUNK_SIZE, t->size - t->sent);
 
           if (busy + want > window)
             return; /* wait for an ack */
-          if (!companion_media_read_chunk (t->fd, self->buffer, want, t->sent, &error))
+          companion_media_chunk_header (header, t->raw, t->sent);
+          source.transfer = t;
+          source.failed = FALSE;
+          if (!companion_phone_client_send_chunk_filled (self->client, header, sizeof header, want,
+                                                         read_into_chunk, &source, &error) &&
+              source.failed)
             {
               g_autofree char *message = g_strdup_printf ("Cannot read media %s: %s", t->hash, error->message);
               g_autofree char *hash = g_strdup (t->hash);
@@ -122,9 +147,7 @@ pump (CompanionMediaSender *self)
               send_error (self, hash, "io", message);
               continue;
             }
-          companion_media_chunk_header (header, t->raw, t->sent);
-          if (!companion_phone_client_send_chunk (self->client, header, sizeof header,
-                                                  self->buffer, want, &error))
+          if (error != NULL)
             {
               g_debug ("Could not send media %s: %s", t->hash, error->message);
               reset (self);
@@ -292,7 +315,6 @@ companion_media_sender_finalize (GObject *object)
   CompanionMediaSender *self = COMPANION_MEDIA_SENDER (object);
 
   g_clear_pointer (&self->transfers, g_hash_table_unref);
-  g_clear_pointer (&self->buffer, g_free);
 
   G_OBJECT_CLASS (companion_media_sender_parent_class)->finalize (object);
 }
@@ -311,7 +333,6 @@ companion_media_sender_init (CompanionMediaSender *self)
 {
   g_queue_init (&self->queue);
   self->transfers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) transfer_free);
-  self->buffer = g_malloc (COMPANION_MEDIA_CHUNK_SIZE);
 }
 
 CompanionMediaSender *

@@ -22,6 +22,9 @@
 #define HASH_LEN COMPANION_MEDIA_HASH_LEN
 /* A partial file is hashed again in reads of this size after a restart. */
 #define REHASH_BLOCK (1024 * 1024)
+/* Chunks waiting for the writer thread at most: the main thread waits for
+ * room beyond this, so memory stays flat whatever the disk's pace. */
+#define WRITE_QUEUE_MAX 8
 
 /* libsodium declares the state 64-byte aligned, more than malloc gives. */
 static crypto_generichash_state *
@@ -53,7 +56,34 @@ typedef struct
   GTask        *preparing;
   GCancellable *cancellable;
   gboolean      finishing;  /* verified bytes being kept on a worker thread */
+  GError       *write_error; /* the writer thread's failure, not reported yet */
 } Active;
+
+/* One chunk for the writer thread: where it goes and what it updates. The
+ * main thread touches neither FD nor HASHING until the writer is drained. */
+typedef struct
+{
+  GBytes                   *data;
+  int                       fd;
+  crypto_generichash_state *hashing;
+  const char               *path;
+  guint64                   offset;
+} WriteJob;
+
+/* Writes and hashes received chunks on a thread of its own, in order, while
+ * the main thread decrypts the next ones: the two largest costs of a
+ * download run side by side. */
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  GQueue   jobs;       /* WriteJob *, oldest first */
+  gboolean busy;       /* the thread holds a job it has not finished */
+  gboolean quit;
+  GError  *error;      /* the first failure; later jobs are dropped */
+  guint64  failed_at;  /* offset of the chunk that failed */
+  GThread *thread;
+} Writer;
 
 /* Where a transfer cut off by a disconnect left its hash. */
 typedef struct
@@ -75,6 +105,7 @@ struct _CompanionMediaTransfer
   GHashTable             *failed;   /* hash → NULL: not queued again automatically */
   GHashTable             *saved;    /* hash → SavedHash *: resumed without reading the file again */
   Active                 *active;
+  Writer                  writer;
   guint                   idle_id;
   guint                   scan;     /* SCAN_* to do at the next idle */
 };
@@ -123,6 +154,118 @@ saved_hash_free (SavedHash *saved)
   g_free (saved);
 }
 
+static gpointer
+writer_thread (gpointer user_data)
+{
+  Writer *writer = user_data;
+
+  g_mutex_lock (&writer->lock);
+  for (;;)
+    {
+      WriteJob *job;
+      g_autoptr(GError) error = NULL;
+      gsize len = 0;
+      const guint8 *data;
+
+      while (g_queue_is_empty (&writer->jobs) && !writer->quit)
+        g_cond_wait (&writer->cond, &writer->lock);
+      if (g_queue_is_empty (&writer->jobs))
+        break;
+      job = g_queue_pop_head (&writer->jobs);
+      writer->busy = TRUE;
+      if (writer->error == NULL)
+        {
+          g_mutex_unlock (&writer->lock);
+          data = g_bytes_get_data (job->data, &len);
+          if (companion_media_write_chunk (job->fd, data, len, job->path, &error))
+            crypto_generichash_update (job->hashing, data, len);
+          g_mutex_lock (&writer->lock);
+          if (error != NULL)
+            {
+              writer->error = g_steal_pointer (&error);
+              writer->failed_at = job->offset;
+            }
+        }
+      g_bytes_unref (job->data);
+      g_free (job);
+      writer->busy = FALSE;
+      g_cond_broadcast (&writer->cond);
+    }
+  g_mutex_unlock (&writer->lock);
+  return NULL;
+}
+
+/* Hands a chunk of ACTIVE to the writer thread, once there is room. */
+static void
+writer_push (CompanionMediaTransfer *self,
+             Active                 *active,
+             GBytes                 *data)
+{
+  Writer *writer = &self->writer;
+  WriteJob *job = g_new (WriteJob, 1);
+
+  job->data = g_bytes_ref (data);
+  job->fd = active->fd;
+  job->hashing = active->hashing;
+  job->path = active->partial_path;
+  job->offset = active->received;
+
+  g_mutex_lock (&writer->lock);
+  if (writer->thread == NULL)
+    writer->thread = g_thread_new ("media-writer", writer_thread, writer);
+  while (g_queue_get_length (&writer->jobs) >= WRITE_QUEUE_MAX)
+    g_cond_wait (&writer->cond, &writer->lock);
+  g_queue_push_tail (&writer->jobs, job);
+  g_cond_broadcast (&writer->cond);
+  g_mutex_unlock (&writer->lock);
+}
+
+/* Waits until every chunk handed over is written and hashed: before the
+ * main thread uses the file or the hash. After a failure, ACTIVE counts
+ * only what was written before it, and the error is returned. */
+static GError *
+writer_drain (CompanionMediaTransfer *self,
+              Active                 *active)
+{
+  Writer *writer = &self->writer;
+  GError *error;
+
+  g_mutex_lock (&writer->lock);
+  while (!g_queue_is_empty (&writer->jobs) || writer->busy)
+    g_cond_wait (&writer->cond, &writer->lock);
+  error = g_steal_pointer (&writer->error);
+  if (error != NULL)
+    active->received = MIN (active->received, writer->failed_at);
+  g_mutex_unlock (&writer->lock);
+  return error;
+}
+
+/* A failure of the writer so far, without waiting. */
+static gboolean
+writer_failed (CompanionMediaTransfer *self)
+{
+  gboolean failed;
+
+  g_mutex_lock (&self->writer.lock);
+  failed = self->writer.error != NULL;
+  g_mutex_unlock (&self->writer.lock);
+  return failed;
+}
+
+/* Drains the writer before the main thread uses ACTIVE's file or hash; a
+ * failure is kept for on_chunk or media-end to report. */
+static void
+settle (CompanionMediaTransfer *self,
+        Active                 *active)
+{
+  GError *error = writer_drain (self, active);
+
+  if (error != NULL && active->write_error == NULL)
+    active->write_error = error;
+  else if (error != NULL)
+    g_error_free (error);
+}
+
 static void
 active_free (Active *active)
 {
@@ -132,6 +275,7 @@ active_free (Active *active)
     g_cancellable_cancel (active->cancellable);
   g_clear_object (&active->cancellable);
   g_clear_pointer (&active->hashing, g_aligned_free);
+  g_clear_error (&active->write_error);
   g_free (active->hash);
   g_free (active->partial_path);
   g_free (active);
@@ -144,6 +288,7 @@ save_hash (CompanionMediaTransfer *self,
 {
   SavedHash *saved;
 
+  settle (self, active);
   if (active->hashing == NULL || active->received == 0)
     return;
   saved = g_new (SavedHash, 1);
@@ -174,6 +319,7 @@ record_progress (CompanionMediaTransfer *self,
 {
   g_autoptr(GError) error = NULL;
 
+  settle (self, active);
   if (active->recorded == active->received)
     return;
   if (!companion_mirror_store_set_media_progress (self->store, active->hash, active->received, &error))
@@ -189,6 +335,7 @@ suspend (CompanionMediaTransfer *self)
 {
   Active *active = g_steal_pointer (&self->active);
 
+  settle (self, active);
   record_progress (self, active);
   if (active->recorded == active->received)
     save_hash (self, active);
@@ -208,6 +355,7 @@ fail_active (CompanionMediaTransfer *self,
   g_autoptr(GError) owned = error;
   g_autofree char *hash = g_strdup (active->hash);
 
+  settle (self, active);
   if (active->fd >= 0)
     {
       g_autoptr(JsonObject) cancel = json_object_new ();
@@ -594,14 +742,12 @@ on_chunk (CompanionDesktopServer *server,
           CompanionMediaTransfer *self)
 {
   Active *active = self->active;
-  gsize len = 0;
-  const guint8 *d = g_bytes_get_data (data, &len);
+  gsize len = g_bytes_get_size (data);
   gsize header_len = 0;
   const guint8 *h = g_bytes_get_data (header, &header_len);
   CompanionMediaChunkExpectation expect;
   CompanionMediaChunkVerdict verdict;
   guint64 offset = 0;
-  g_autoptr(GError) error = NULL;
 
   if (active == NULL || active->fd < 0 || active->hashing == NULL)
     return; /* left over from a transfer that ended, or not asked for yet */
@@ -615,6 +761,12 @@ on_chunk (CompanionDesktopServer *server,
       return;
     }
   active->answered = TRUE;
+  if (writer_failed (self))
+    {
+      settle (self, active);
+      fail_active (self, FALSE, g_steal_pointer (&active->write_error));
+      return;
+    }
 
   if (verdict == COMPANION_MEDIA_CHUNK_OUT_OF_ORDER)
     {
@@ -633,18 +785,20 @@ on_chunk (CompanionDesktopServer *server,
                                 " bytes; nothing of it was kept", active->hash, active->size));
       return;
     }
-  if (!companion_media_write_chunk (active->fd, d, len, active->partial_path, &error))
-    {
-      fail_active (self, FALSE, g_steal_pointer (&error));
-      return;
-    }
-  crypto_generichash_update (active->hashing, d, len);
+  writer_push (self, active, data);
   active->received += len;
   if (++active->since_ack >= COMPANION_MEDIA_ACK_EVERY || active->received == active->size)
     {
       send_ack (self, active);
       if (active->received - active->recorded >= PROGRESS_RECORD_BYTES)
         {
+          /* Only what is written and hashed counts as progress. */
+          settle (self, active);
+          if (active->write_error != NULL)
+            {
+              fail_active (self, FALSE, g_steal_pointer (&active->write_error));
+              return;
+            }
           /* Writing back as it comes leaves the fsync at the end little to
            * do; this only starts the writes, it does not wait for them. */
           if (sync_file_range (active->fd, (off64_t) active->recorded,
@@ -749,6 +903,12 @@ on_media_end (CompanionDesktopServer *server,
   if (!active->answered && active->requested_at != active->size)
     return; /* the end of an earlier, cancelled request */
   active->answered = TRUE;
+  settle (self, active);
+  if (active->write_error != NULL)
+    {
+      fail_active (self, FALSE, g_steal_pointer (&active->write_error));
+      return;
+    }
   send_ack (self, active);
   close (active->fd);
   active->fd = -1;
@@ -793,6 +953,7 @@ on_media_error (CompanionDesktopServer *server,
   if (active == NULL || active->finishing || g_strcmp0 (hash, active->hash) != 0)
     return;
 
+  settle (self, active);
   /* The phone's file is shorter than what we have: start over once. */
   if (g_str_equal (code, "bad-offset") && active->requested_at > 0 && !active->retried &&
       active->fd >= 0)
@@ -1066,6 +1227,7 @@ companion_media_transfer_dispose (GObject *object)
   g_clear_handle_id (&self->idle_id, g_source_remove);
   if (self->active != NULL)
     {
+      settle (self, self->active);
       if (!self->active->finishing)
         record_progress (self, self->active);
       g_clear_pointer (&self->active, active_free);
@@ -1087,6 +1249,17 @@ companion_media_transfer_finalize (GObject *object)
   g_clear_pointer (&self->wanted, g_hash_table_unref);
   g_clear_pointer (&self->failed, g_hash_table_unref);
   g_clear_pointer (&self->saved, g_hash_table_unref);
+  if (self->writer.thread != NULL)
+    {
+      g_mutex_lock (&self->writer.lock);
+      self->writer.quit = TRUE;
+      g_cond_broadcast (&self->writer.cond);
+      g_mutex_unlock (&self->writer.lock);
+      g_thread_join (self->writer.thread);
+    }
+  g_clear_error (&self->writer.error);
+  g_mutex_clear (&self->writer.lock);
+  g_cond_clear (&self->writer.cond);
 
   G_OBJECT_CLASS (companion_media_transfer_parent_class)->finalize (object);
 }
@@ -1121,6 +1294,9 @@ companion_media_transfer_init (CompanionMediaTransfer *self)
 {
   self->auto_limit = COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT;
   g_queue_init (&self->queue);
+  g_mutex_init (&self->writer.lock);
+  g_cond_init (&self->writer.cond);
+  g_queue_init (&self->writer.jobs);
   self->wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->saved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) saved_hash_free);

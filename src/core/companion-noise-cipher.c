@@ -85,25 +85,26 @@ companion_noise_cipher_new (const guint8 *key)
   return self;
 }
 
-gboolean
-_companion_noise_cipher_encrypt_with_ad (CompanionNoiseCipher  *self,
-                                         const guint8          *ad,
-                                         gsize                  ad_len,
-                                         const guint8          *plaintext,
-                                         gsize                  len,
-                                         GByteArray            *out,
-                                         GError               **error)
+static gboolean
+check_nonce (CompanionNoiseCipher  *self,
+             GError               **error)
 {
-  guint8 nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-  unsigned long long written = 0;
-  guint old_len;
+  if (self->nonce == NONCE_MAX)
+    {
+      g_set_error_literal (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_NONCE_EXHAUSTED,
+                           "Noise cipher nonce exhausted: rekeying does not reset it, "
+                           "a new handshake is needed");
+      return FALSE;
+    }
+  return TRUE;
+}
 
-  g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
-  g_return_val_if_fail (ad != NULL || ad_len == 0, FALSE);
-  g_return_val_if_fail (plaintext != NULL || len == 0, FALSE);
-  g_return_val_if_fail (out != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
+/* Checks shared by every way of encrypting. */
+static gboolean
+check_encrypt (CompanionNoiseCipher  *self,
+               gsize                  len,
+               GError               **error)
+{
   if (len > COMPANION_NOISE_MAX_PAYLOAD_LEN)
     {
       g_set_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH,
@@ -112,50 +113,35 @@ _companion_noise_cipher_encrypt_with_ad (CompanionNoiseCipher  *self,
       return FALSE;
     }
 
-  if (self->nonce == NONCE_MAX)
-    {
-      g_set_error_literal (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_NONCE_EXHAUSTED,
-                           "Noise cipher nonce exhausted: rekeying does not reset it, "
-                           "a new handshake is needed");
-      return FALSE;
-    }
-
-  format_nonce (self->nonce, nonce);
-  old_len = out->len;
-  g_byte_array_set_size (out, old_len + len + COMPANION_NOISE_TAG_LEN);
-
-  crypto_aead_chacha20poly1305_ietf_encrypt (out->data + old_len, &written,
-                                             plaintext, len,
-                                             ad, ad_len,
-                                             NULL, nonce, self->key);
-  g_assert (written == len + COMPANION_NOISE_TAG_LEN);
-
-  self->nonce++;
-
-  return TRUE;
+  return check_nonce (self, error);
 }
 
-gboolean
-_companion_noise_cipher_decrypt_with_ad (CompanionNoiseCipher  *self,
-                                         const guint8          *ad,
-                                         gsize                  ad_len,
-                                         const guint8          *ciphertext,
-                                         gsize                  len,
-                                         GByteArray            *out,
-                                         GError               **error)
+/* OUT has room for LEN + tag bytes and may be PLAINTEXT itself: the stream
+ * cipher XORs in place and the tag is computed over the ciphertext. */
+static void
+encrypt_raw (CompanionNoiseCipher *self,
+             const guint8         *ad,
+             gsize                 ad_len,
+             const guint8         *plaintext,
+             gsize                 len,
+             guint8               *out)
 {
   guint8 nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   unsigned long long written = 0;
-  gsize plain_len;
-  guint old_len;
-  guint8 *plain;
 
-  g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
-  g_return_val_if_fail (ad != NULL || ad_len == 0, FALSE);
-  g_return_val_if_fail (ciphertext != NULL || len == 0, FALSE);
-  g_return_val_if_fail (out != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  format_nonce (self->nonce, nonce);
+  crypto_aead_chacha20poly1305_ietf_encrypt (out, &written, plaintext, len, ad, ad_len,
+                                             NULL, nonce, self->key);
+  g_assert (written == len + COMPANION_NOISE_TAG_LEN);
+  self->nonce++;
+}
 
+/* Checks shared by every way of decrypting. */
+static gboolean
+check_decrypt (CompanionNoiseCipher  *self,
+               gsize                  len,
+               GError               **error)
+{
   if (len < COMPANION_NOISE_TAG_LEN)
     {
       g_set_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_BAD_MESSAGE_LENGTH,
@@ -172,30 +158,30 @@ _companion_noise_cipher_decrypt_with_ad (CompanionNoiseCipher  *self,
       return FALSE;
     }
 
-  if (self->nonce == NONCE_MAX)
-    {
-      g_set_error_literal (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_NONCE_EXHAUSTED,
-                           "Noise cipher nonce exhausted: rekeying does not reset it, "
-                           "a new handshake is needed");
-      return FALSE;
-    }
+  return check_nonce (self, error);
+}
 
-  plain_len = len - COMPANION_NOISE_TAG_LEN;
+/* OUT has room for LEN - tag bytes; on failure it is wiped and the counter
+ * stays. */
+static gboolean
+decrypt_raw (CompanionNoiseCipher  *self,
+             const guint8          *ad,
+             gsize                  ad_len,
+             const guint8          *ciphertext,
+             gsize                  len,
+             guint8                *out,
+             GError               **error)
+{
+  guint8 nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  unsigned long long written = 0;
+  gsize plain_len = len - COMPANION_NOISE_TAG_LEN;
+
   format_nonce (self->nonce, nonce);
-  old_len = out->len;
-  g_byte_array_set_size (out, old_len + plain_len);
-  /* An empty payload into an empty array has no buffer: out->data is NULL,
-   * and NULL + 0 is undefined. libsodium then only checks the tag. */
-  plain = plain_len > 0 ? out->data + old_len : NULL;
-
-  if (crypto_aead_chacha20poly1305_ietf_decrypt (plain, &written, NULL,
-                                                 ciphertext, len,
-                                                 ad, ad_len,
-                                                 nonce, self->key) != 0)
+  if (crypto_aead_chacha20poly1305_ietf_decrypt (out, &written, NULL, ciphertext, len,
+                                                 ad, ad_len, nonce, self->key) != 0)
     {
-      if (plain != NULL)
-        sodium_memzero (plain, plain_len);
-      g_byte_array_set_size (out, old_len);
+      if (out != NULL)
+        sodium_memzero (out, plain_len);
       g_set_error (error, COMPANION_NOISE_ERROR, COMPANION_NOISE_ERROR_DECRYPT_FAILED,
                    "Noise message %" G_GUINT64_FORMAT " failed authentication "
                    "(wrong key, or a tampered, replayed, reordered or dropped message)",
@@ -203,10 +189,126 @@ _companion_noise_cipher_decrypt_with_ad (CompanionNoiseCipher  *self,
       return FALSE;
     }
   g_assert (written == plain_len);
-
   self->nonce++;
-
   return TRUE;
+}
+
+gboolean
+_companion_noise_cipher_encrypt_with_ad (CompanionNoiseCipher  *self,
+                                         const guint8          *ad,
+                                         gsize                  ad_len,
+                                         const guint8          *plaintext,
+                                         gsize                  len,
+                                         GByteArray            *out,
+                                         GError               **error)
+{
+  guint old_len;
+
+  g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
+  g_return_val_if_fail (ad != NULL || ad_len == 0, FALSE);
+  g_return_val_if_fail (plaintext != NULL || len == 0, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_encrypt (self, len, error))
+    return FALSE;
+
+  old_len = out->len;
+  g_byte_array_set_size (out, old_len + len + COMPANION_NOISE_TAG_LEN);
+  encrypt_raw (self, ad, ad_len, plaintext, len, out->data + old_len);
+  return TRUE;
+}
+
+gboolean
+_companion_noise_cipher_decrypt_with_ad (CompanionNoiseCipher  *self,
+                                         const guint8          *ad,
+                                         gsize                  ad_len,
+                                         const guint8          *ciphertext,
+                                         gsize                  len,
+                                         GByteArray            *out,
+                                         GError               **error)
+{
+  guint old_len;
+
+  g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
+  g_return_val_if_fail (ad != NULL || ad_len == 0, FALSE);
+  g_return_val_if_fail (ciphertext != NULL || len == 0, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_decrypt (self, len, error))
+    return FALSE;
+
+  old_len = out->len;
+  g_byte_array_set_size (out, old_len + len - COMPANION_NOISE_TAG_LEN);
+  /* An empty payload into an empty array has no buffer: out->data is NULL,
+   * and NULL + 0 is undefined. libsodium then only checks the tag. */
+  if (!decrypt_raw (self, ad, ad_len, ciphertext, len,
+                    len > COMPANION_NOISE_TAG_LEN ? out->data + old_len : NULL, error))
+    {
+      g_byte_array_set_size (out, old_len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * companion_noise_cipher_encrypt_in_place:
+ * @self: a #CompanionNoiseCipher
+ * @buffer: (array length=len): @len bytes of plaintext followed by room for
+ *   %COMPANION_NOISE_TAG_LEN more
+ * @len: length of the plaintext, at most %COMPANION_NOISE_MAX_PAYLOAD_LEN
+ * @error: return location for a #GError
+ *
+ * Encrypts one transport message with the next nonce, replacing the
+ * plaintext by the ciphertext and its tag: the same bytes as
+ * companion_noise_cipher_encrypt(), without a second buffer.
+ *
+ * Returns: %TRUE on success; on failure @buffer is unchanged
+ */
+gboolean
+companion_noise_cipher_encrypt_in_place (CompanionNoiseCipher  *self,
+                                         guint8                *buffer,
+                                         gsize                  len,
+                                         GError               **error)
+{
+  g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
+  g_return_val_if_fail (buffer != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_encrypt (self, len, error))
+    return FALSE;
+  encrypt_raw (self, NULL, 0, buffer, len, buffer);
+  return TRUE;
+}
+
+/**
+ * companion_noise_cipher_decrypt_into:
+ * @self: a #CompanionNoiseCipher
+ * @ciphertext: (array length=len): one transport message
+ * @len: length of @ciphertext
+ * @out: room for @len - %COMPANION_NOISE_TAG_LEN bytes of plaintext
+ * @error: return location for a #GError
+ *
+ * As companion_noise_cipher_decrypt(), into a buffer the caller sized.
+ *
+ * Returns: %TRUE on success; on failure @out holds zeros
+ */
+gboolean
+companion_noise_cipher_decrypt_into (CompanionNoiseCipher  *self,
+                                     const guint8          *ciphertext,
+                                     gsize                  len,
+                                     guint8                *out,
+                                     GError               **error)
+{
+  g_return_val_if_fail (COMPANION_IS_NOISE_CIPHER (self), FALSE);
+  g_return_val_if_fail (ciphertext != NULL || len == 0, FALSE);
+  g_return_val_if_fail (out != NULL || len <= COMPANION_NOISE_TAG_LEN, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_decrypt (self, len, error))
+    return FALSE;
+  return decrypt_raw (self, NULL, 0, ciphertext, len, out, error);
 }
 
 /**

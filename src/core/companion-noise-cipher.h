@@ -56,6 +56,20 @@ gboolean companion_noise_cipher_decrypt   (CompanionNoiseCipher  *self,
                                            gsize                  len,
                                            GByteArray            *out,
                                            GError               **error);
+/* As companion_noise_cipher_encrypt(), in place: @buffer holds @len bytes
+ * of plaintext and room for COMPANION_NOISE_TAG_LEN more, and holds the
+ * ciphertext afterwards. */
+gboolean companion_noise_cipher_encrypt_in_place (CompanionNoiseCipher  *self,
+                                                  guint8                *buffer,
+                                                  gsize                  len,
+                                                  GError               **error);
+/* As companion_noise_cipher_decrypt(), into @out, which has room for
+ * @len - COMPANION_NOISE_TAG_LEN bytes (zeros after a failure). */
+gboolean companion_noise_cipher_decrypt_into     (CompanionNoiseCipher  *self,
+                                                  const guint8          *ciphertext,
+                                                  gsize                  len,
+                                                  guint8                *out,
+                                                  GError               **error);
 /* Noise Rekey(): the key becomes the first 32 bytes of the encryption of 32
  * zero bytes under nonce 2^64-1.  The counter is not reset.  Both peers must
  * rekey at the same point of the message stream. */

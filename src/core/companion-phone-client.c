@@ -658,6 +658,17 @@ companion_phone_client_new (const char *state_dir,
   return g_steal_pointer (&self);
 }
 
+static gboolean
+check_connected (CompanionPhoneClient  *self,
+                 GError               **error)
+{
+  if (self->tunnel != NULL && self->connected)
+    return TRUE;
+  g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
+                       "The desktop is not connected");
+  return FALSE;
+}
+
 gboolean
 companion_phone_client_send_record (CompanionPhoneClient *self,
                                     JsonObject           *record,
@@ -666,12 +677,8 @@ companion_phone_client_send_record (CompanionPhoneClient *self,
   g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
   g_return_val_if_fail (record != NULL, FALSE);
 
-  if (self->tunnel == NULL || !self->connected)
-    {
-      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
-                           "The desktop is not connected");
-      return FALSE;
-    }
+  if (!check_connected (self, error))
+    return FALSE;
   return companion_tunnel_send_record (self->tunnel, record, error);
 }
 
@@ -684,12 +691,8 @@ companion_phone_client_send_record_text (CompanionPhoneClient *self,
   g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
   g_return_val_if_fail (text != NULL, FALSE);
 
-  if (self->tunnel == NULL || !self->connected)
-    {
-      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
-                           "The desktop is not connected");
-      return FALSE;
-    }
+  if (!check_connected (self, error))
+    return FALSE;
   return companion_tunnel_send_record_text (self->tunnel, text, len, error);
 }
 
@@ -703,11 +706,24 @@ companion_phone_client_send_chunk (CompanionPhoneClient  *self,
 {
   g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
 
-  if (self->tunnel == NULL || !self->connected)
-    {
-      g_set_error_literal (error, COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_CLOSED,
-                           "The desktop is not connected");
-      return FALSE;
-    }
+  if (!check_connected (self, error))
+    return FALSE;
   return companion_tunnel_send_chunk (self->tunnel, header, header_len, data, len, error);
+}
+
+gboolean
+companion_phone_client_send_chunk_filled (CompanionPhoneClient    *self,
+                                          const guint8            *header,
+                                          gsize                    header_len,
+                                          gsize                    len,
+                                          CompanionTunnelChunkFill fill,
+                                          gpointer                 user_data,
+                                          GError                 **error)
+{
+  g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
+
+  if (!check_connected (self, error))
+    return FALSE;
+  return companion_tunnel_send_chunk_filled (self->tunnel, header, header_len, len, fill,
+                                             user_data, error);
 }

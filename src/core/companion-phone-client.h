@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "companion-tunnel.h"
 #include "companion-types.h"
 
 G_BEGIN_DECLS
@@ -43,6 +44,15 @@ gboolean              companion_phone_client_send_chunk       (CompanionPhoneCli
                                                                const guint8            *data,
                                                                gsize                    len,
                                                                GError                 **error);
+/* Sends a binary chunk whose data FILL writes in place
+ * (companion_tunnel_send_chunk_filled) in the session. */
+gboolean              companion_phone_client_send_chunk_filled (CompanionPhoneClient    *self,
+                                                                const guint8            *header,
+                                                                gsize                    header_len,
+                                                                gsize                    len,
+                                                                CompanionTunnelChunkFill fill,
+                                                                gpointer                 user_data,
+                                                                GError                 **error);
 gboolean              companion_phone_client_unlink           (CompanionPhoneClient    *self,
                                                                GError                 **error);
 void                  companion_phone_client_stop             (CompanionPhoneClient    *self);

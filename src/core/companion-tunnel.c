@@ -15,6 +15,10 @@
 /* A binary chunk: kind, header length (1 byte), header, data. */
 #define RECORD_KIND_CHUNK 0x02
 
+/* The largest chunk with the largest header fits the send buffer. */
+G_STATIC_ASSERT (2 + COMPANION_TUNNEL_CHUNK_HEADER_MAX + COMPANION_TUNNEL_CHUNK_MAX <=
+                 COMPANION_NOISE_MAX_PAYLOAD_LEN);
+
 struct _CompanionTunnel
 {
   GObject                  parent_instance;
@@ -40,6 +44,9 @@ struct _CompanionTunnel
   gint64                   last_received;
   gint64                   last_ping_sent;
   guint64                  messages_received;
+  /* One transport message is built and encrypted in place here, reused for
+   * every send: no allocation or copy per chunk beyond libsoup's frame. */
+  guint8                  *send_buffer;
 };
 
 G_DEFINE_FINAL_TYPE (CompanionTunnel, companion_tunnel, G_TYPE_OBJECT)
@@ -95,22 +102,22 @@ fail (CompanionTunnel   *self,
     finish (self, g_steal_pointer (&self->pending_error));
 }
 
+/* Encrypts the LEN bytes of plaintext at the start of send_buffer in place
+ * and sends them; libsoup copies the result into its frame. */
 static gboolean
 send_frame (CompanionTunnel *self,
-            const guint8    *plaintext,
             gsize            len,
             GError         **error)
 {
-  g_autoptr(GByteArray) out = g_byte_array_sized_new (len + COMPANION_NOISE_TAG_LEN);
-
-  if (!companion_noise_cipher_encrypt (self->send_cipher, plaintext, len, out, error))
+  if (!companion_noise_cipher_encrypt_in_place (self->send_cipher, self->send_buffer, len, error))
     return FALSE;
   /* Implicit rekey: both sides count messages, so no signalling is needed. */
   if (self->rekey_interval > 0 &&
       companion_noise_cipher_get_nonce (self->send_cipher) % self->rekey_interval == 0)
     companion_noise_cipher_rekey (self->send_cipher);
 
-  soup_websocket_connection_send_binary (self->connection, out->data, out->len);
+  soup_websocket_connection_send_binary (self->connection, self->send_buffer,
+                                         len + COMPANION_NOISE_TAG_LEN);
   return TRUE;
 }
 
@@ -167,8 +174,6 @@ companion_tunnel_send_record_text (CompanionTunnel *self,
                                    gsize            len,
                                    GError         **error)
 {
-  g_autofree guint8 *plaintext = NULL;
-
   g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
   g_return_val_if_fail (text != NULL, FALSE);
 
@@ -181,25 +186,25 @@ companion_tunnel_send_record_text (CompanionTunnel *self,
       return FALSE;
     }
 
-  plaintext = g_malloc (len + 1);
-  plaintext[0] = RECORD_KIND_JSON;
-  memcpy (plaintext + 1, text, len);
-  return send_frame (self, plaintext, len + 1, error);
+  self->send_buffer[0] = RECORD_KIND_JSON;
+  memcpy (self->send_buffer + 1, text, len);
+  return send_frame (self, len + 1, error);
 }
 
 gboolean
-companion_tunnel_send_chunk (CompanionTunnel *self,
-                             const guint8    *header,
-                             gsize            header_len,
-                             const guint8    *data,
-                             gsize            len,
-                             GError         **error)
+companion_tunnel_send_chunk_filled (CompanionTunnel         *self,
+                                    const guint8            *header,
+                                    gsize                    header_len,
+                                    gsize                    len,
+                                    CompanionTunnelChunkFill fill,
+                                    gpointer                 user_data,
+                                    GError                 **error)
 {
-  g_autofree guint8 *plaintext = NULL;
+  guint8 *plaintext;
 
   g_return_val_if_fail (COMPANION_IS_TUNNEL (self), FALSE);
   g_return_val_if_fail (header != NULL || header_len == 0, FALSE);
-  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (fill != NULL || len == 0, FALSE);
 
   if (header_len > COMPANION_TUNNEL_CHUNK_HEADER_MAX || len > COMPANION_TUNNEL_CHUNK_MAX)
     {
@@ -211,14 +216,38 @@ companion_tunnel_send_chunk (CompanionTunnel *self,
   if (!can_send (self, error))
     return FALSE;
 
-  plaintext = g_malloc (2 + header_len + len);
+  plaintext = self->send_buffer;
   plaintext[0] = RECORD_KIND_CHUNK;
   plaintext[1] = (guint8) header_len;
   if (header_len > 0)
     memcpy (plaintext + 2, header, header_len);
-  if (len > 0)
-    memcpy (plaintext + 2 + header_len, data, len);
-  return send_frame (self, plaintext, 2 + header_len + len, error);
+  if (len > 0 && !fill (plaintext + 2 + header_len, len, user_data, error))
+    return FALSE;
+  return send_frame (self, 2 + header_len + len, error);
+}
+
+static gboolean
+fill_from_memory (guint8   *data,
+                  gsize     len,
+                  gpointer  user_data,
+                  GError  **error)
+{
+  memcpy (data, user_data, len);
+  return TRUE;
+}
+
+gboolean
+companion_tunnel_send_chunk (CompanionTunnel *self,
+                             const guint8    *header,
+                             gsize            header_len,
+                             const guint8    *data,
+                             gsize            len,
+                             GError         **error)
+{
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  return companion_tunnel_send_chunk_filled (self, header, header_len, len, fill_from_memory,
+                                             (gpointer) data, error);
 }
 
 static void
@@ -313,16 +342,21 @@ static void
 on_transport_message (CompanionTunnel *self,
                       GBytes          *message)
 {
-  g_autoptr(GByteArray) plaintext = g_byte_array_new ();
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree guint8 *plaintext = NULL;
+  gsize plain_len;
   JsonObject *record;
   JsonNode *root;
   const char *type;
   gsize len = 0;
   const guint8 *data = g_bytes_get_data (message, &len);
 
-  if (!companion_noise_cipher_decrypt (self->receive_cipher, data, len, plaintext, &error))
+  /* Sized up front (libsoup bounds LEN): one allocation, which a chunk's
+   * GBytes then takes over. */
+  plain_len = len > COMPANION_NOISE_TAG_LEN ? len - COMPANION_NOISE_TAG_LEN : 0;
+  plaintext = g_malloc (MAX (plain_len, 1));
+  if (!companion_noise_cipher_decrypt_into (self->receive_cipher, data, len, plaintext, &error))
     {
       fail (self, COMPANION_CLOSE_PROTOCOL, "decryption failed",
             g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_DECRYPT_FAILED,
@@ -343,19 +377,19 @@ on_transport_message (CompanionTunnel *self,
       companion_noise_cipher_get_nonce (self->receive_cipher) % self->rekey_interval == 0)
     companion_noise_cipher_rekey (self->receive_cipher);
 
-  if (plaintext->len >= 2 && plaintext->data[0] == RECORD_KIND_CHUNK &&
-      (gsize) plaintext->data[1] + 2 <= plaintext->len)
+  if (plain_len >= 2 && plaintext[0] == RECORD_KIND_CHUNK &&
+      (gsize) plaintext[1] + 2 <= plain_len)
     {
-      gsize header_len = plaintext->data[1];
-      gsize total = plaintext->len;
-      g_autoptr(GBytes) all = g_byte_array_free_to_bytes (g_steal_pointer (&plaintext));
+      gsize header_len = plaintext[1];
+      gsize total = plain_len;
+      g_autoptr(GBytes) all = g_bytes_new_take (g_steal_pointer (&plaintext), plain_len);
       g_autoptr(GBytes) header = g_bytes_new_from_bytes (all, 2, header_len);
       g_autoptr(GBytes) data = g_bytes_new_from_bytes (all, 2 + header_len, total - 2 - header_len);
 
       g_signal_emit (self, signals[SIGNAL_CHUNK], 0, header, data);
       return;
     }
-  if (plaintext->len < 1 || plaintext->data[0] != RECORD_KIND_JSON)
+  if (plain_len < 1 || plaintext[0] != RECORD_KIND_JSON)
     {
       fail (self, COMPANION_CLOSE_PROTOCOL, "unknown record kind",
             g_error_new (COMPANION_TUNNEL_ERROR, COMPANION_TUNNEL_ERROR_MALFORMED_RECORD,
@@ -365,8 +399,8 @@ on_transport_message (CompanionTunnel *self,
     }
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) plaintext->data + 1,
-                                   plaintext->len - 1, &error) ||
+  if (!json_parser_load_from_data (parser, (const char *) plaintext + 1,
+                                   (gssize) plain_len - 1, &error) ||
       (root = json_parser_get_root (parser)) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (root) ||
       (type = companion_json_get_string (json_node_get_object (root), "type")) == NULL)
@@ -660,6 +694,7 @@ companion_tunnel_finalize (GObject *object)
 
   g_clear_pointer (&self->handshake_hash, g_bytes_unref);
   g_clear_pointer (&self->remote_static, g_bytes_unref);
+  g_clear_pointer (&self->send_buffer, g_free);
   g_clear_error (&self->pending_error);
 
   G_OBJECT_CLASS (companion_tunnel_parent_class)->finalize (object);
@@ -700,6 +735,7 @@ companion_tunnel_init (CompanionTunnel *self)
   self->ping_interval_ms = 0;
   self->rekey_interval = COMPANION_TUNNEL_REKEY_INTERVAL;
   self->created_at = g_get_monotonic_time ();
+  self->send_buffer = g_malloc (COMPANION_NOISE_MAX_MESSAGE_LEN);
 }
 
 CompanionTunnel *

@@ -100,6 +100,22 @@ gboolean              companion_tunnel_send_chunk           (CompanionTunnel    
                                                              const guint8            *data,
                                                              gsize                    len,
                                                              GError                 **error);
+/* Writes LEN bytes of a chunk's data to DATA (reads them from a file, say);
+ * FALSE with ERROR set when it cannot. */
+typedef gboolean (*CompanionTunnelChunkFill) (guint8   *data,
+                                              gsize     len,
+                                              gpointer  user_data,
+                                              GError  **error);
+/* As companion_tunnel_send_chunk(), with FILL writing the data straight
+ * into the buffer it is encrypted in: no copy. When FILL fails nothing is
+ * sent and its error is returned. */
+gboolean              companion_tunnel_send_chunk_filled    (CompanionTunnel         *self,
+                                                             const guint8            *header,
+                                                             gsize                    header_len,
+                                                             gsize                    len,
+                                                             CompanionTunnelChunkFill fill,
+                                                             gpointer                 user_data,
+                                                             GError                 **error);
 /* Sends a close record when established, then closes the WebSocket. */
 void                  companion_tunnel_close                (CompanionTunnel         *self,
                                                              CompanionCloseCode       code,
