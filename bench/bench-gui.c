@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <math.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-report.h"
 #include "companion-core.h"
 #include "companion-desktop-server.h"
 #include "companion-engine.h"
@@ -165,38 +167,8 @@ print_row (const char *name,
            const char *target,
            gboolean    met)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-
-  if (bench.smoke)
-    return;
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "row");
-  json_builder_add_string_value (builder, "B6");
-  json_builder_set_member_name (builder, "name");
-  json_builder_add_string_value (builder, name);
-  json_builder_set_member_name (builder, "value");
-  json_builder_add_double_value (builder, value);
-  json_builder_set_member_name (builder, "unit");
-  json_builder_add_string_value (builder, unit);
-  json_builder_set_member_name (builder, "baseline");
-  json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "baseline_name");
-  json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "ratio");
-  json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "target");
-  json_builder_add_string_value (builder, target);
-  json_builder_set_member_name (builder, "met");
-  json_builder_add_boolean_value (builder, met);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
-  printf ("BENCH %s\n", text);
-  fflush (stdout);
+  if (!bench.smoke)
+    bench_report_row ("B6", name, value, unit, NAN, NULL, NAN, target, met);
 }
 
 /* The mirror. */
@@ -688,6 +660,7 @@ main (int   argc,
   ready = g_build_filename (root, "ready", NULL);
   bench.desk_dir = g_build_filename (root, "desktop", NULL);
   test_process_isolated_env (root, data_dirs);
+  bench_program_env ();
   if (!mirror_usable (ready))
     {
       test_util_remove_tree (root);

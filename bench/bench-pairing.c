@@ -57,6 +57,7 @@ main (int   argc,
     }
   test_process_isolated_env (root, g_getenv ("XDG_DATA_DIRS") ? g_getenv ("XDG_DATA_DIRS")
                                                                : "/usr/local/share:/usr/share");
+  bench_program_env ();
 
   for (guint i = 0; i < runs; i++)
     {

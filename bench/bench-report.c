@@ -174,3 +174,9 @@ bench_switches_free (BenchSwitches *self)
   g_hash_table_unref (self->last);
   g_free (self);
 }
+
+void
+bench_program_env (void)
+{
+  g_setenv ("G_DEBUG", "fatal-criticals", TRUE);
+}

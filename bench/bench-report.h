@@ -36,4 +36,9 @@ void           bench_switches_total  (BenchSwitches *self,
                                       gint64        *involuntary);
 void           bench_switches_free   (BenchSwitches *self);
 
+/* After test_process_isolated_env(): the programs run as users run them,
+ * without the tests' gc-friendly zeroing of freed memory (it costs the
+ * media path alone ~10 % of its instructions), criticals still fatal. */
+void           bench_program_env     (void);
+
 G_END_DECLS

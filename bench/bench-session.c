@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench-report.h"
 #include "bench-session.h"
 #include "test-util.h"
 
@@ -27,6 +28,7 @@ bench_session_new (const char *name)
   self->desktop_dir = g_build_filename (self->root, "desktop", NULL);
   self->phone_dir = g_build_filename (self->root, "phone", NULL);
   test_process_isolated_env (self->root, data_dirs != NULL ? data_dirs : "/usr/local/share:/usr/share");
+  bench_program_env ();
   return self;
 }
 

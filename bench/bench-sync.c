@@ -18,10 +18,12 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "bench-report.h"
 #include "bench-sqlite-load.h"
 #include "companion-generator.h"
 #include "companion-mirror-store.h"
@@ -223,30 +225,6 @@ measure (const char *cli,
   return TRUE;
 }
 
-/* One row of the benchmark table (one line of compact JSON). NAME, UNIT,
- * BASELINE_NAME and TARGET are this file's text: nothing to escape. */
-static void
-print_row (const char *row,
-           const char *name,
-           double      value,
-           const char *unit,
-           double      baseline,
-           const char *baseline_name,
-           double      ratio,
-           const char *target,
-           gboolean    met)
-{
-  g_autofree char *baseline_text = NULL, *baseline_name_text = NULL, *ratio_text = NULL;
-
-  baseline_text = baseline_name != NULL ? g_strdup_printf ("%.3f", baseline) : g_strdup ("null");
-  baseline_name_text = baseline_name != NULL ? g_strdup_printf ("\"%s\"", baseline_name) : g_strdup ("null");
-  ratio_text = ratio >= 0 ? g_strdup_printf ("%.3f", ratio) : g_strdup ("null");
-  printf ("BENCH {\"row\":\"%s\",\"name\":\"%s\",\"value\":%.3f,\"unit\":\"%s\",\"baseline\":%s,"
-          "\"baseline_name\":%s,\"ratio\":%s,\"target\":\"%s\",\"met\":%s}\n",
-          row, name, value, unit, baseline_text, baseline_name_text, ratio_text, target,
-          met ? "true" : "false");
-}
-
 static char *
 size_name (gint64 messages)
 {
@@ -278,23 +256,23 @@ print_rows (const Run *runs,
   /* The ratio of rates over the same rows is the inverse ratio of times. */
   ratio = large->baseline_s / large->sync_s;
   name = g_strdup_printf ("first sync %s messages, wall time", large_size);
-  print_row ("B2", name, large->sync_s, "s", large->baseline_s, "raw SQLite bulk load", ratio,
-             "≤ 15 s, ratio ≥ 0.3", large->sync_s <= 15 && ratio >= 0.3);
+  bench_report_row ("B2", name, large->sync_s, "s", large->baseline_s, "raw SQLite bulk load", ratio,
+                    "≤ 15 s, ratio ≥ 0.3", large->sync_s <= 15 && ratio >= 0.3);
   g_free (name);
   name = g_strdup_printf ("first sync %s messages, peak memory of the desktop", large_size);
-  print_row ("B2", name, large->desk_mib, "MiB", 0, NULL, -1, "≤ 200 MiB", large->desk_mib <= 200);
+  bench_report_row ("B2", name, large->desk_mib, "MiB", NAN, NULL, NAN, "≤ 200 MiB", large->desk_mib <= 200);
   g_free (name);
   name = g_strdup_printf ("first sync %s messages, peak memory of the phone", large_size);
-  print_row ("B2", name, large->phone_mib, "MiB", 0, NULL, -1, "≤ 200 MiB", large->phone_mib <= 200);
+  bench_report_row ("B2", name, large->phone_mib, "MiB", NAN, NULL, NAN, "≤ 200 MiB", large->phone_mib <= 200);
   g_free (name);
 
   name = g_strdup_printf ("scan to complete chat list, %s messages", small_size);
-  print_row ("B3", name, small->chat_list_s, "s", 0, NULL, -1, "≤ 1 s", small->chat_list_s <= 1);
+  bench_report_row ("B3", name, small->chat_list_s, "s", NAN, NULL, NAN, "≤ 1 s", small->chat_list_s <= 1);
   g_free (name);
   name = g_strdup_printf ("scan to complete chat list, %s messages", large_size);
   ratio = large->chat_list_s / small->chat_list_s;
-  print_row ("B3", name, large->chat_list_s, "s", small->chat_list_s, "the same at the smallest size", ratio,
-             "≤ 1 s, ≤ 1.2 × the smallest", large->chat_list_s <= 1 && ratio <= 1.2);
+  bench_report_row ("B3", name, large->chat_list_s, "s", small->chat_list_s, "the same at the smallest size", ratio,
+                    "≤ 1 s, ≤ 1.2 × the smallest", large->chat_list_s <= 1 && ratio <= 1.2);
 }
 
 int
@@ -316,6 +294,7 @@ main (int   argc,
   g_setenv ("COMPANION_TEST_TIMEOUT", "600", FALSE);
   test_process_isolated_env (root, g_getenv ("XDG_DATA_DIRS") ? g_getenv ("XDG_DATA_DIRS")
                                                                : "/usr/local/share:/usr/share");
+  bench_program_env ();
 
   printf ("First sync on loopback (real companion-cli and companion-phone processes)\n\n");
   printf ("| %-52s | %9s | %9s | %9s | %8s | %8s |\n", "phone data", "chat list", "full sync",
