@@ -58,7 +58,7 @@ for bench in benchmarks:
     timeout = bench.get("timeout") or None
     try:
         run = subprocess.run(bench["cmd"], env=env, stdout=subprocess.PIPE, text=True, timeout=timeout,
-                             cwd=bench.get("workdir") or None)
+                             cwd=bench.get("workdir") or build_dir)
         out, status = run.stdout, run.returncode
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
