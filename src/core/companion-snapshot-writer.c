@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "companion-snapshot-writer"
+
+#include "config.h"
+
+#include "companion-mirror-store.h"
+#include "companion-snapshot-writer.h"
+
+struct _CompanionSnapshotWriter
+{
+  GObject               parent_instance;
+
+  char                 *state_dir;
+  GThreadPool          *pool;       /* one thread: commits in order */
+  GArray               *pages;      /* WriterPage: added, not committed yet */
+  gint                  generation; /* atomic: jobs of an older one are skipped */
+  /* The worker thread's alone. */
+  CompanionMirrorStore *store;
+  gint                  failed;     /* the generation whose commit failed */
+};
+
+G_DEFINE_FINAL_TYPE (CompanionSnapshotWriter, companion_snapshot_writer, G_TYPE_OBJECT)
+
+typedef struct
+{
+  CompanionEntity  entity;
+  JsonNode        *records;
+} WriterPage;
+
+static void
+writer_page_clear (WriterPage *page)
+{
+  g_clear_pointer (&page->records, json_node_unref);
+}
+
+typedef struct
+{
+  gint     generation;
+  GArray  *pages;    /* WriterPage; NULL for the finish */
+  guint64  cursor;   /* the finish's */
+} Job;
+
+static void
+job_free (Job *job)
+{
+  g_clear_pointer (&job->pages, g_array_unref);
+  g_free (job);
+}
+
+static GArray *
+pages_new (void)
+{
+  GArray *pages = g_array_new (FALSE, FALSE, sizeof (WriterPage));
+
+  g_array_set_clear_func (pages, (GDestroyNotify) writer_page_clear);
+  return pages;
+}
+
+static gboolean
+write_pages (CompanionMirrorStore  *store,
+             GArray                *pages,
+             GError               **error)
+{
+  g_autoptr(GArray) snapshot = g_array_sized_new (FALSE, FALSE, sizeof (CompanionSnapshotPage), pages->len);
+  gboolean ok;
+
+  for (guint p = 0; p < pages->len; p++)
+    {
+      WriterPage *page = &g_array_index (pages, WriterPage, p);
+      JsonArray *array = json_node_get_array (page->records);
+      guint n = json_array_get_length (array);
+      CompanionSnapshotPage item = { page->entity, g_ptr_array_sized_new (n) };
+
+      /* The receiving side checked that each element is an object. */
+      for (guint i = 0; i < n; i++)
+        g_ptr_array_add (item.records, json_node_get_object (json_array_get_element (array, i)));
+      g_array_append_val (snapshot, item);
+    }
+  ok = companion_mirror_store_apply_snapshot_pages (store, (CompanionSnapshotPage *) snapshot->data,
+                                                    snapshot->len, error);
+  for (guint p = 0; p < snapshot->len; p++)
+    g_ptr_array_unref (g_array_index (snapshot, CompanionSnapshotPage, p).records);
+  return ok;
+}
+
+/* Worker thread. */
+static void
+run_job (gpointer data,
+         gpointer user_data)
+{
+  g_autoptr(GTask) task = data;
+  CompanionSnapshotWriter *self = user_data;
+  Job *job = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (job->generation != g_atomic_int_get (&self->generation) || job->generation == self->failed)
+    {
+      g_clear_pointer (&job->pages, g_array_unref);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The snapshot was given up");
+      return;
+    }
+  if (self->store == NULL)
+    self->store = companion_mirror_store_open (self->state_dir, &error);
+  if (self->store == NULL)
+    ok = FALSE;
+  else if (job->pages != NULL)
+    ok = write_pages (self->store, job->pages, &error);
+  else
+    {
+      ok = companion_mirror_store_finish_snapshot (self->store, job->cursor, &error);
+      g_clear_object (&self->store);
+    }
+  /* The records are freed here too, not on the receiving thread. */
+  g_clear_pointer (&job->pages, g_array_unref);
+  if (!ok)
+    {
+      self->failed = job->generation;
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+queue_job (CompanionSnapshotWriter *self,
+           Job                     *job,
+           gpointer                 source_tag,
+           GAsyncReadyCallback      callback,
+           gpointer                 user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  job->generation = g_atomic_int_get (&self->generation);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  /* Only fails when the pool cannot start a thread at all. */
+  g_thread_pool_push (self->pool, task, NULL);
+}
+
+static GThreadPool *
+pool_new (CompanionSnapshotWriter *self)
+{
+  return g_thread_pool_new (run_job, self, 1, FALSE, NULL);
+}
+
+static void
+companion_snapshot_writer_dispose (GObject *object)
+{
+  CompanionSnapshotWriter *self = COMPANION_SNAPSHOT_WRITER (object);
+
+  if (self->pool != NULL)
+    {
+      g_atomic_int_inc (&self->generation);
+      g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
+    }
+  g_clear_object (&self->store);
+  g_clear_pointer (&self->pages, g_array_unref);
+
+  G_OBJECT_CLASS (companion_snapshot_writer_parent_class)->dispose (object);
+}
+
+static void
+companion_snapshot_writer_finalize (GObject *object)
+{
+  CompanionSnapshotWriter *self = COMPANION_SNAPSHOT_WRITER (object);
+
+  g_free (self->state_dir);
+
+  G_OBJECT_CLASS (companion_snapshot_writer_parent_class)->finalize (object);
+}
+
+static void
+companion_snapshot_writer_class_init (CompanionSnapshotWriterClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = companion_snapshot_writer_dispose;
+  object_class->finalize = companion_snapshot_writer_finalize;
+}
+
+static void
+companion_snapshot_writer_init (CompanionSnapshotWriter *self)
+{
+  self->pages = pages_new ();
+  self->failed = -1;
+  self->pool = pool_new (self);
+}
+
+CompanionSnapshotWriter *
+companion_snapshot_writer_new (const char *state_dir)
+{
+  CompanionSnapshotWriter *self;
+
+  g_return_val_if_fail (state_dir != NULL, NULL);
+
+  self = g_object_new (COMPANION_TYPE_SNAPSHOT_WRITER, NULL);
+  self->state_dir = g_strdup (state_dir);
+  return self;
+}
+
+void
+companion_snapshot_writer_add_page (CompanionSnapshotWriter *self,
+                                    CompanionEntity          entity,
+                                    JsonNode                *records)
+{
+  WriterPage page = { entity, NULL };
+
+  g_return_if_fail (COMPANION_IS_SNAPSHOT_WRITER (self));
+  g_return_if_fail (records != NULL && JSON_NODE_HOLDS_ARRAY (records));
+
+  page.records = json_node_ref (records);
+  g_array_append_val (self->pages, page);
+}
+
+void
+companion_snapshot_writer_commit_async (CompanionSnapshotWriter *self,
+                                        GAsyncReadyCallback      callback,
+                                        gpointer                 user_data)
+{
+  Job *job;
+
+  g_return_if_fail (COMPANION_IS_SNAPSHOT_WRITER (self));
+
+  job = g_new0 (Job, 1);
+  job->pages = g_steal_pointer (&self->pages);
+  self->pages = pages_new ();
+  queue_job (self, job, companion_snapshot_writer_commit_async, callback, user_data);
+}
+
+gboolean
+companion_snapshot_writer_commit_finish (CompanionSnapshotWriter *self,
+                                         GAsyncResult            *result,
+                                         GError                 **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == companion_snapshot_writer_commit_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+companion_snapshot_writer_finish_async (CompanionSnapshotWriter *self,
+                                        guint64                  cursor,
+                                        GAsyncReadyCallback      callback,
+                                        gpointer                 user_data)
+{
+  Job *job;
+
+  g_return_if_fail (COMPANION_IS_SNAPSHOT_WRITER (self));
+
+  job = g_new0 (Job, 1);
+  job->cursor = cursor;
+  queue_job (self, job, companion_snapshot_writer_finish_async, callback, user_data);
+}
+
+gboolean
+companion_snapshot_writer_finish_finish (CompanionSnapshotWriter *self,
+                                         GAsyncResult            *result,
+                                         GError                 **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == companion_snapshot_writer_finish_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+companion_snapshot_writer_cancel (CompanionSnapshotWriter *self)
+{
+  g_return_if_fail (COMPANION_IS_SNAPSHOT_WRITER (self));
+
+  g_array_set_size (self->pages, 0);
+  g_atomic_int_inc (&self->generation);
+  /* Waits for the running job; the waiting ones see the new generation. */
+  g_thread_pool_free (self->pool, FALSE, TRUE);
+  self->pool = pool_new (self);
+}
