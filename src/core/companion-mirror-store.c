@@ -141,6 +141,23 @@ static const char migration_1[] =
   "  attempts INTEGER NOT NULL DEFAULT 0"
   ");";
 
+/* The secondary indexes of messages, as migration_1 creates them. A first
+ * sync into an empty mirror loads without them and builds each once at its
+ * end (from sorted keys), instead of inserting a million keys all over
+ * indexes larger than the page cache. Reset builds them again (the mirror
+ * is empty then), so a sync killed midway leaves nothing missing behind. */
+static const char * const message_indexes[] = {
+  "CREATE INDEX IF NOT EXISTS messages_chat_time ON messages (chat, time DESC, id DESC)",
+  "CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender) WHERE sender IS NOT NULL",
+  "CREATE INDEX IF NOT EXISTS messages_media ON messages (media) WHERE media IS NOT NULL",
+};
+static const char * const drop_message_indexes[] = {
+  "DROP INDEX IF EXISTS messages_chat_time",
+  "DROP INDEX IF EXISTS messages_sender",
+  "DROP INDEX IF EXISTS messages_media",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (message_indexes) == G_N_ELEMENTS (drop_message_indexes));
+
 static const char * const migrations[] = {
   migration_1,
 };
@@ -203,11 +220,27 @@ statement_release (sqlite3_stmt *stmt)
 typedef sqlite3_stmt Statement;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_release)
 
+/* A chat's newest new message in a snapshot batch (by time, then id, as
+ * the chat list orders them). */
+typedef struct
+{
+  gint64  time;
+  char   *id;
+  gint64  num;
+} NewestMessage;
+
+static void
+newest_message_free (NewestMessage *newest)
+{
+  g_free (newest->id);
+  g_free (newest);
+}
+
 /* What one write transaction collected for after its commit. */
 typedef struct
 {
   GHashTable *touched_chats; /* chat ids whose last message may have changed */
-  GHashTable *newer_chats;   /* bulk: chat id → time of its newest new message */
+  GHashTable *newer_chats;   /* bulk: chat id → NewestMessage among its new ones */
   GPtrArray  *unlink_files;  /* media files of deleted media records */
   gboolean    bulk;          /* a snapshot page: index messages later */
 } Batch;
@@ -218,7 +251,7 @@ batch_new (gboolean bulk)
   Batch *batch = g_new0 (Batch, 1);
 
   batch->touched_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) newest_message_free);
   batch->unlink_files = g_ptr_array_new_with_free_func (g_free);
   batch->bulk = bulk;
   return batch;
@@ -794,18 +827,23 @@ message_exists (CompanionMirrorStore  *self,
 static void
 note_new_message (Batch      *batch,
                   const char *chat,
-                  gint64      time)
+                  const char *id,
+                  gint64      time,
+                  gint64      num)
 {
-  gint64 *newest = g_hash_table_lookup (batch->newer_chats, chat);
+  NewestMessage *newest = g_hash_table_lookup (batch->newer_chats, chat);
 
   if (newest == NULL)
     {
-      newest = g_new (gint64, 1);
-      *newest = time;
+      newest = g_new0 (NewestMessage, 1);
       g_hash_table_insert (batch->newer_chats, g_strdup (chat), newest);
     }
-  else if (time > *newest)
-    *newest = time;
+  else if (time < newest->time || (time == newest->time && strcmp (id, newest->id) < 0))
+    return;
+  newest->time = time;
+  g_free (newest->id);
+  newest->id = g_strdup (id);
+  newest->num = num;
 }
 
 static gboolean
@@ -935,7 +973,7 @@ upsert_message (CompanionMirrorStore  *self,
   if (found == 0 && batch->bulk)
     {
       if (!member_bool (record, "deleted"))
-        note_new_message (batch, chat, member_int (record, "time"));
+        note_new_message (batch, chat, id, member_int (record, "time"), num);
     }
   else
     g_hash_table_add (batch->touched_chats, g_strdup (chat));
@@ -1265,11 +1303,33 @@ refresh_chats (CompanionMirrorStore  *self,
   g_hash_table_iter_init (&iter, batch->newer_chats);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
+      NewestMessage *newest = value;
       g_autoptr(Statement) stmt = NULL;
 
       if (g_hash_table_contains (batch->touched_chats, key))
         continue;
-      /* The same, only for a chat whose newest message may now be a new one. */
+      /* Newer than the chat's newest so far: the new one is the newest, and
+       * is read by its row (a first sync builds the chat index only at its
+       * end). */
+      stmt = get_statement (self,
+        "UPDATE chats SET (last_message_time, last_message_preview) = ("
+        "  SELECT m.time, substr(CASE WHEN m.text <> '' THEN m.text"
+        "                        ELSE coalesce(md.name, '') END, 1, ?2)"
+        "  FROM messages m LEFT JOIN media md ON md.hash = m.media"
+        "  WHERE m.num = ?4) "
+        "WHERE id = ?1 AND (last_message_time IS NULL OR last_message_time < ?3)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, key);
+      sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
+      sqlite3_bind_int64 (stmt, 3, newest->time);
+      sqlite3_bind_int64 (stmt, 4, newest->num);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+      if (sqlite3_changes (self->db) > 0)
+        continue;
+      g_clear_pointer (&stmt, statement_release);
+      /* As old as the newest so far: the id decides, as in the chat list. */
       stmt = get_statement (self,
         "UPDATE chats SET (last_message_time, last_message_preview) = ("
         "  SELECT m.time, substr(CASE WHEN m.text <> '' THEN m.text"
@@ -1277,12 +1337,12 @@ refresh_chats (CompanionMirrorStore  *self,
         "  FROM messages m LEFT JOIN media md ON md.hash = m.media"
         "  WHERE m.chat = chats.id AND m.deleted = 0"
         "  ORDER BY m.time DESC, m.id DESC LIMIT 1) "
-        "WHERE id = ?1 AND (last_message_time IS NULL OR last_message_time <= ?3)", error);
+        "WHERE id = ?1 AND last_message_time = ?3", error);
       if (stmt == NULL)
         return FALSE;
       bind_text (stmt, 1, key);
       sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
-      sqlite3_bind_int64 (stmt, 3, *(gint64 *) value);
+      sqlite3_bind_int64 (stmt, 3, newest->time);
       if (!step_done (self, stmt, error))
         return FALSE;
     }
@@ -1310,6 +1370,54 @@ read_int (CompanionMirrorStore  *self,
       return -1;
     }
   return sqlite3_column_int64 (stmt, 0);
+}
+
+/* Runs constant SQL of this file without keeping it prepared: a schema
+ * statement prepared once would not see the schema change under it. */
+static gboolean
+exec_schema (CompanionMirrorStore  *self,
+             const char            *sql,
+             GError               **error)
+{
+  int rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self, error, rc, "change its indexes");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* In a write transaction: builds the secondary indexes of messages
+ * (nothing when they are there) or, PRESENT FALSE, drops them. */
+static gboolean
+set_message_indexes (CompanionMirrorStore  *self,
+                     gboolean               present,
+                     GError               **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (message_indexes); i++)
+    if (!exec_schema (self, present ? message_indexes[i] : drop_message_indexes[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* In a snapshot's write transaction: a first sync (no cursor yet; the
+ * mirror was emptied when it started) loads without the message indexes. */
+static gboolean
+prepare_bulk_load (CompanionMirrorStore  *self,
+                   GError               **error)
+{
+  gint64 cursor = read_int (self, "SELECT cursor FROM sync_state", error);
+  gint64 indexed;
+
+  if (cursor != 0)
+    return cursor > 0;
+  indexed = read_int (self, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_chat_time'",
+                      error);
+  if (indexed <= 0)
+    return indexed == 0;
+  return set_message_indexes (self, FALSE, error);
 }
 
 static gboolean
@@ -1856,6 +1964,8 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
   if (!exec_static (self, SNAPSHOT_CACHE, error) || !exec_static (self, SNAPSHOT_CHECKPOINT, error) ||
       !begin_write (self, error))
     return FALSE;
+  if (!prepare_bulk_load (self, error))
+    goto fail;
   for (guint p = 0; p < n_pages; p++)
     for (guint i = 0; i < pages[p].records->len; i++)
       {
@@ -1900,7 +2010,8 @@ companion_mirror_store_finish_snapshot (CompanionMirrorStore  *self,
     }
   /* One statement indexes every pending message (NOTES.md: per-row
    * indexing dominates bulk loads). */
-  if (!exec_static (self,
+  if (!set_message_indexes (self, TRUE, error) ||
+      !exec_static (self,
                     "INSERT INTO messages_fts (rowid, text) "
                     "SELECT m.num, m.text FROM fts_pending p JOIN messages m ON m.num = p.num",
                     error) ||
@@ -1936,6 +2047,7 @@ companion_mirror_store_reset (CompanionMirrorStore  *self,
       !exec_static (self, "DELETE FROM media", error) ||
       !exec_static (self, "DELETE FROM contacts", error) ||
       !exec_static (self, "UPDATE sync_state SET cursor = 0, snapshot_progress = NULL", error) ||
+      !set_message_indexes (self, TRUE, error) ||
       !commit (self, error))
     {
       rollback (self);
