@@ -534,8 +534,8 @@ handle_snapshot_end (CompanionDesktopSync *self,
       fail (self, protocol_error ("The snapshot's end has no “seq”"));
       return;
     }
-  /* After the pages, on the writer's thread: indexing every message for
-   * search takes a while on a large mirror. */
+  /* After the pages, on the writer's thread: building the message
+   * indexes takes a while on a large mirror. */
   commit = commit_new (self);
   commit->seq = (guint64) seq;
   commit->head = (guint64) MAX (seq, json_object_get_int_member_with_default (record, "head", seq));

@@ -196,6 +196,7 @@ struct _CompanionMirrorStore
   char       *media_dir;
   sqlite3    *db;
   GHashTable *statements; /* SQL constant → sqlite3_stmt *, prepared once */
+  gboolean    index_pages; /* snapshot pages are searchable once committed */
 };
 
 enum {
@@ -1928,6 +1929,19 @@ fail:
   return FALSE;
 }
 
+/* In a write transaction: one statement indexes every pending message
+ * (NOTES.md: per-row indexing dominates bulk loads). */
+static gboolean
+index_pending (CompanionMirrorStore  *self,
+               GError               **error)
+{
+  return exec_static (self,
+                      "INSERT INTO messages_fts (rowid, text) "
+                      "SELECT m.num, m.text FROM fts_pending p JOIN messages m ON m.num = p.num",
+                      error) &&
+         exec_static (self, "DELETE FROM fts_pending", error);
+}
+
 gboolean
 companion_mirror_store_apply_snapshot (CompanionMirrorStore  *self,
                                        CompanionEntity        entity,
@@ -1977,13 +1991,24 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
             goto fail;
           }
       }
-  if (!refresh_chats (self, batch, error) || !commit (self, error))
+  if (!refresh_chats (self, batch, error) ||
+      (self->index_pages && !index_pending (self, error)) ||
+      !commit (self, error))
     goto fail;
   return TRUE;
 
 fail:
   rollback (self);
   return FALSE;
+}
+
+void
+companion_mirror_store_set_index_snapshot_pages (CompanionMirrorStore *self,
+                                                 gboolean              index_pages)
+{
+  g_return_if_fail (COMPANION_IS_MIRROR_STORE (self));
+
+  self->index_pages = index_pages;
 }
 
 gboolean
@@ -2008,14 +2033,8 @@ companion_mirror_store_finish_snapshot (CompanionMirrorStore  *self,
                    "which has applied change %" G_GINT64_FORMAT, cursor, current);
       goto fail;
     }
-  /* One statement indexes every pending message (NOTES.md: per-row
-   * indexing dominates bulk loads). */
   if (!set_message_indexes (self, TRUE, error) ||
-      !exec_static (self,
-                    "INSERT INTO messages_fts (rowid, text) "
-                    "SELECT m.num, m.text FROM fts_pending p JOIN messages m ON m.num = p.num",
-                    error) ||
-      !exec_static (self, "DELETE FROM fts_pending", error) ||
+      !index_pending (self, error) ||
       !write_cursor (self, cursor, TRUE, error) ||
       !commit (self, error))
     goto fail;

@@ -148,6 +148,12 @@ gboolean   companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore    
                                                         const CompanionSnapshotPage *pages,
                                                         guint                        n_pages,
                                                         GError                     **error);
+/* TRUE: the messages of snapshot pages applied through this connection are
+ * indexed for search in bulk in each page's own transaction, not at
+ * finish_snapshot: a sync that commits on a thread of its own indexes while
+ * the next pages are received, instead of all at the end. */
+void       companion_mirror_store_set_index_snapshot_pages (CompanionMirrorStore *self,
+                                                            gboolean              index_pages);
 /* Indexes the messages of every snapshot page for search, sets the cursor to
  * CURSOR (the seq the snapshot was taken at; it may not go back) and clears
  * the snapshot progress. */

@@ -100,8 +100,8 @@ run_job (gpointer data,
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The snapshot was given up");
       return;
     }
-  if (self->store == NULL)
-    self->store = companion_mirror_store_open (self->state_dir, &error);
+  if (self->store == NULL && (self->store = companion_mirror_store_open (self->state_dir, &error)) != NULL)
+    companion_mirror_store_set_index_snapshot_pages (self->store, TRUE);
   if (self->store == NULL)
     ok = FALSE;
   else if (job->pages != NULL)
