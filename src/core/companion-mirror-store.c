@@ -1173,11 +1173,13 @@ upsert_record (CompanionMirrorStore  *self,
                Batch                 *batch,
                CompanionEntity        entity,
                JsonObject            *record,
+               const char            *canonical,
                const char            *expected_id,
                GError               **error)
 {
   GError *record_error = NULL;
-  g_autofree char *json = NULL;
+  g_autofree char *own_json = NULL;
+  const char *json = canonical;
   gboolean ok = FALSE;
   const char *id;
 
@@ -1187,8 +1189,9 @@ upsert_record (CompanionMirrorStore  *self,
                            COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD, "an upsert without a record");
       return FALSE;
     }
-  /* Validated and written out in one pass. */
-  json = companion_record_to_canonical (entity, record, NULL, &record_error);
+  /* Validated and written out in one pass, unless that was done already. */
+  if (json == NULL)
+    json = own_json = companion_record_to_canonical (entity, record, NULL, &record_error);
   if (json == NULL)
     return set_invalid_record (error, record_error);
 
@@ -1242,7 +1245,7 @@ apply_change (CompanionMirrorStore  *self,
     }
 
   if (!change->is_delete)
-    return upsert_record (self, batch, change->entity, change->record, change->id, error);
+    return upsert_record (self, batch, change->entity, change->record, NULL, change->id, error);
 
   if (change->entity == COMPANION_ENTITY_MEDIA ? !is_hash (change->id) : !is_id (change->id))
     {
@@ -1961,6 +1964,16 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
                                              guint                        n_pages,
                                              GError                     **error)
 {
+  return companion_mirror_store_apply_checked_snapshot_pages (self, pages, NULL, n_pages, error);
+}
+
+gboolean
+companion_mirror_store_apply_checked_snapshot_pages (CompanionMirrorStore        *self,
+                                                     const CompanionSnapshotPage *pages,
+                                                     GPtrArray * const           *canonical,
+                                                     guint                        n_pages,
+                                                     GError                     **error)
+{
   g_autoptr(Batch) batch = batch_new (TRUE);
 
   g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
@@ -1983,8 +1996,12 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
   for (guint p = 0; p < n_pages; p++)
     for (guint i = 0; i < pages[p].records->len; i++)
       {
+        const char *json = NULL;
+
+        if (canonical != NULL && canonical[p] != NULL && i < canonical[p]->len)
+          json = g_ptr_array_index (canonical[p], i);
         if (!upsert_record (self, batch, pages[p].entity, g_ptr_array_index (pages[p].records, i),
-                            NULL, error))
+                            json, NULL, error))
           {
             g_prefix_error (error, "snapshot page, %s %u: ",
                             companion_entity_to_string (pages[p].entity), i + 1);

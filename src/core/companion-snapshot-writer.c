@@ -11,8 +11,9 @@ struct _CompanionSnapshotWriter
   GObject               parent_instance;
 
   char                 *state_dir;
+  GThreadPool          *checker;    /* one thread: checks pages in order, then passes commits on */
   GThreadPool          *pool;       /* one thread: commits in order */
-  GArray               *pages;      /* WriterPage: added, not committed yet */
+  GPtrArray            *pages;      /* WriterPage: added, not committed yet */
   gint                  generation; /* atomic: jobs of an older one are skipped */
   /* The worker thread's alone. */
   CompanionMirrorStore *store;
@@ -25,48 +26,53 @@ typedef struct
 {
   CompanionEntity  entity;
   JsonNode        *records;
+  /* The checking thread's until the commit is passed on: the canonical
+   * JSON of the records up to the first that is not valid. */
+  GPtrArray       *canonical;
+  gint             generation;
+  GTask           *commit;      /* instead of records: a commit to pass on */
 } WriterPage;
 
 static void
-writer_page_clear (WriterPage *page)
+writer_page_free (WriterPage *page)
 {
   g_clear_pointer (&page->records, json_node_unref);
+  g_clear_pointer (&page->canonical, g_ptr_array_unref);
+  g_free (page);
 }
 
 typedef struct
 {
   gint     generation;
-  GArray  *pages;    /* WriterPage; NULL for the finish */
+  GPtrArray *pages;  /* WriterPage; NULL for the finish */
   guint64  cursor;   /* the finish's */
 } Job;
 
 static void
 job_free (Job *job)
 {
-  g_clear_pointer (&job->pages, g_array_unref);
+  g_clear_pointer (&job->pages, g_ptr_array_unref);
   g_free (job);
 }
 
-static GArray *
+static GPtrArray *
 pages_new (void)
 {
-  GArray *pages = g_array_new (FALSE, FALSE, sizeof (WriterPage));
-
-  g_array_set_clear_func (pages, (GDestroyNotify) writer_page_clear);
-  return pages;
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) writer_page_free);
 }
 
 static gboolean
 write_pages (CompanionMirrorStore  *store,
-             GArray                *pages,
+             GPtrArray             *pages,
              GError               **error)
 {
   g_autoptr(GArray) snapshot = g_array_sized_new (FALSE, FALSE, sizeof (CompanionSnapshotPage), pages->len);
+  g_autoptr(GPtrArray) canonical = g_ptr_array_sized_new (pages->len);
   gboolean ok;
 
   for (guint p = 0; p < pages->len; p++)
     {
-      WriterPage *page = &g_array_index (pages, WriterPage, p);
+      WriterPage *page = g_ptr_array_index (pages, p);
       JsonArray *array = json_node_get_array (page->records);
       guint n = json_array_get_length (array);
       CompanionSnapshotPage item = { page->entity, g_ptr_array_sized_new (n) };
@@ -75,12 +81,50 @@ write_pages (CompanionMirrorStore  *store,
       for (guint i = 0; i < n; i++)
         g_ptr_array_add (item.records, json_node_get_object (json_array_get_element (array, i)));
       g_array_append_val (snapshot, item);
+      g_ptr_array_add (canonical, page->canonical);
     }
-  ok = companion_mirror_store_apply_snapshot_pages (store, (CompanionSnapshotPage *) snapshot->data,
-                                                    snapshot->len, error);
+  ok = companion_mirror_store_apply_checked_snapshot_pages (store, (CompanionSnapshotPage *) snapshot->data,
+                                                            (GPtrArray * const *) canonical->pdata,
+                                                            snapshot->len, error);
   for (guint p = 0; p < snapshot->len; p++)
     g_ptr_array_unref (g_array_index (snapshot, CompanionSnapshotPage, p).records);
   return ok;
+}
+
+/* Checking thread: validates and writes out a page's records, so that the
+ * writing thread only writes; it checks again from the first one that
+ * fails, with the same error. A commit is passed on in turn. */
+static void
+run_check (gpointer data,
+           gpointer user_data)
+{
+  CompanionSnapshotWriter *self = user_data;
+  WriterPage *page;
+  JsonArray *array;
+  guint n;
+
+  page = data;
+  if (page->commit != NULL)
+    {
+      g_thread_pool_push (self->pool, page->commit, NULL);
+      g_free (page);
+      return;
+    }
+  if (page->generation != g_atomic_int_get (&self->generation))
+    return;
+  array = json_node_get_array (page->records);
+  n = json_array_get_length (array);
+  page->canonical = g_ptr_array_new_full (n, g_free);
+  for (guint i = 0; i < n; i++)
+    {
+      char *json = companion_record_to_canonical (page->entity,
+                                                  json_node_get_object (json_array_get_element (array, i)),
+                                                  NULL, NULL);
+
+      if (json == NULL)
+        break;
+      g_ptr_array_add (page->canonical, json);
+    }
 }
 
 /* Worker thread. */
@@ -96,7 +140,7 @@ run_job (gpointer data,
 
   if (job->generation != g_atomic_int_get (&self->generation) || job->generation == self->failed)
     {
-      g_clear_pointer (&job->pages, g_array_unref);
+      g_clear_pointer (&job->pages, g_ptr_array_unref);
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The snapshot was given up");
       return;
     }
@@ -112,7 +156,7 @@ run_job (gpointer data,
       g_clear_object (&self->store);
     }
   /* The records are freed here too, not on the receiving thread. */
-  g_clear_pointer (&job->pages, g_array_unref);
+  g_clear_pointer (&job->pages, g_ptr_array_unref);
   if (!ok)
     {
       self->failed = job->generation;
@@ -130,18 +174,34 @@ queue_job (CompanionSnapshotWriter *self,
            gpointer                 user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
+  WriterPage *pass_on;
 
   g_task_set_source_tag (task, source_tag);
   job->generation = g_atomic_int_get (&self->generation);
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);
-  /* Only fails when the pool cannot start a thread at all. */
-  g_thread_pool_push (self->pool, task, NULL);
+  /* After the checks of its pages. Only fails when the pool cannot start
+   * a thread at all. */
+  pass_on = g_new0 (WriterPage, 1);
+  pass_on->commit = task;
+  g_thread_pool_push (self->checker, pass_on, NULL);
 }
 
-static GThreadPool *
-pool_new (CompanionSnapshotWriter *self)
+static void
+pools_new (CompanionSnapshotWriter *self)
 {
-  return g_thread_pool_new (run_job, self, 1, FALSE, NULL);
+  self->checker = g_thread_pool_new (run_check, self, 1, FALSE, NULL);
+  self->pool = g_thread_pool_new (run_job, self, 1, FALSE, NULL);
+}
+
+/* Waits for the running check and commit; the waiting ones see that the
+ * generation changed. */
+static void
+pools_free (CompanionSnapshotWriter *self)
+{
+  g_atomic_int_inc (&self->generation);
+  /* The checker first: it may still pass a commit on. */
+  g_thread_pool_free (g_steal_pointer (&self->checker), FALSE, TRUE);
+  g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
 }
 
 static void
@@ -150,12 +210,9 @@ companion_snapshot_writer_dispose (GObject *object)
   CompanionSnapshotWriter *self = COMPANION_SNAPSHOT_WRITER (object);
 
   if (self->pool != NULL)
-    {
-      g_atomic_int_inc (&self->generation);
-      g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
-    }
+    pools_free (self);
   g_clear_object (&self->store);
-  g_clear_pointer (&self->pages, g_array_unref);
+  g_clear_pointer (&self->pages, g_ptr_array_unref);
 
   G_OBJECT_CLASS (companion_snapshot_writer_parent_class)->dispose (object);
 }
@@ -184,7 +241,7 @@ companion_snapshot_writer_init (CompanionSnapshotWriter *self)
 {
   self->pages = pages_new ();
   self->failed = -1;
-  self->pool = pool_new (self);
+  pools_new (self);
 }
 
 CompanionSnapshotWriter *
@@ -204,13 +261,17 @@ companion_snapshot_writer_add_page (CompanionSnapshotWriter *self,
                                     CompanionEntity          entity,
                                     JsonNode                *records)
 {
-  WriterPage page = { entity, NULL };
+  WriterPage *page;
 
   g_return_if_fail (COMPANION_IS_SNAPSHOT_WRITER (self));
   g_return_if_fail (records != NULL && JSON_NODE_HOLDS_ARRAY (records));
 
-  page.records = json_node_ref (records);
-  g_array_append_val (self->pages, page);
+  page = g_new0 (WriterPage, 1);
+  page->entity = entity;
+  page->records = json_node_ref (records);
+  page->generation = g_atomic_int_get (&self->generation);
+  g_ptr_array_add (self->pages, page);
+  g_thread_pool_push (self->checker, page, NULL);
 }
 
 void
@@ -270,9 +331,7 @@ companion_snapshot_writer_cancel (CompanionSnapshotWriter *self)
 {
   g_return_if_fail (COMPANION_IS_SNAPSHOT_WRITER (self));
 
-  g_array_set_size (self->pages, 0);
-  g_atomic_int_inc (&self->generation);
-  /* Waits for the running job; the waiting ones see the new generation. */
-  g_thread_pool_free (self->pool, FALSE, TRUE);
-  self->pool = pool_new (self);
+  pools_free (self);
+  g_ptr_array_set_size (self->pages, 0);
+  pools_new (self);
 }
