@@ -244,6 +244,10 @@ typedef struct
   GHashTable *newer_chats;   /* bulk: chat id → NewestMessage among its new ones */
   GPtrArray  *unlink_files;  /* media files of deleted media records */
   gboolean    bulk;          /* a snapshot page: index messages later */
+  /* Bulk: ids found already in this transaction, which deletes nothing. */
+  GHashTable *known_chats;
+  GHashTable *known_contacts;
+  GHashTable *known_media;
 } Batch;
 
 static Batch *
@@ -255,6 +259,9 @@ batch_new (gboolean bulk)
   batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) newest_message_free);
   batch->unlink_files = g_ptr_array_new_with_free_func (g_free);
   batch->bulk = bulk;
+  batch->known_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  batch->known_contacts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  batch->known_media = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return batch;
 }
 
@@ -264,6 +271,9 @@ batch_free (Batch *batch)
   g_hash_table_unref (batch->touched_chats);
   g_hash_table_unref (batch->newer_chats);
   g_ptr_array_unref (batch->unlink_files);
+  g_hash_table_unref (batch->known_chats);
+  g_hash_table_unref (batch->known_contacts);
+  g_hash_table_unref (batch->known_media);
   g_free (batch);
 }
 
@@ -576,6 +586,27 @@ check_reference (CompanionMirrorStore  *self,
   return TRUE;
 }
 
+/* The same for a snapshot's messages, which name the same few chats and
+ * contacts again and again: each is looked up once per transaction. */
+static gboolean
+check_known_reference (CompanionMirrorStore  *self,
+                       Batch                 *batch,
+                       GHashTable            *known,
+                       const char            *sql,
+                       const char            *key,
+                       const char            *what,
+                       const char            *field,
+                       GError               **error)
+{
+  if (batch->bulk && g_hash_table_contains (known, key))
+    return TRUE;
+  if (!check_reference (self, sql, key, what, field, error))
+    return FALSE;
+  if (batch->bulk)
+    g_hash_table_add (known, g_strdup (key));
+  return TRUE;
+}
+
 static gboolean
 check_contacts (CompanionMirrorStore  *self,
                 JsonObject            *record,
@@ -863,6 +894,30 @@ fts_delete (CompanionMirrorStore  *self,
   return step_done (self, stmt, error);
 }
 
+/* Binds ?1–?13 of the message INSERT and UPDATE statements. */
+static void
+bind_message (sqlite3_stmt *stmt,
+              JsonObject   *record,
+              const char   *json,
+              const char   *reactions)
+{
+  const char *sender = member_string (record, "from");
+
+  bind_text (stmt, 1, member_string (record, "id"));
+  bind_text (stmt, 2, member_string (record, "chat"));
+  bind_text (stmt, 3, sender);
+  sqlite3_bind_int (stmt, 4, sender == NULL);
+  sqlite3_bind_int64 (stmt, 5, member_int (record, "time"));
+  bind_text (stmt, 6, member_string (record, "text"));
+  bind_text (stmt, 7, member_string (record, "media"));
+  bind_text (stmt, 8, member_string (record, "reply_to"));
+  bind_text (stmt, 9, member_string (record, "status"));
+  bind_optional_int (stmt, 10, record, "edited_at");
+  sqlite3_bind_int (stmt, 11, member_bool (record, "deleted"));
+  bind_text (stmt, 12, reactions);
+  bind_text (stmt, 13, json);
+}
+
 static gboolean
 upsert_message (CompanionMirrorStore  *self,
                 Batch                 *batch,
@@ -883,15 +938,16 @@ upsert_message (CompanionMirrorStore  *self,
   gint64 num;
   int found;
 
-  if (!check_reference (self, "SELECT 1 FROM chats WHERE id = ?1", chat, "a chat", "chat", error))
+  if (!check_known_reference (self, batch, batch->known_chats, "SELECT 1 FROM chats WHERE id = ?1", chat,
+                              "a chat", "chat", error))
     return FALSE;
   if (sender != NULL &&
-      !check_reference (self, "SELECT 1 FROM contacts WHERE id = ?1", sender, "a contact",
-                        "from", error))
+      !check_known_reference (self, batch, batch->known_contacts, "SELECT 1 FROM contacts WHERE id = ?1",
+                              sender, "a contact", "from", error))
     return FALSE;
   if (media != NULL &&
-      !check_reference (self, "SELECT 1 FROM media WHERE hash = ?1", media, "a media item",
-                        "media", error))
+      !check_known_reference (self, batch, batch->known_media, "SELECT 1 FROM media WHERE hash = ?1",
+                              media, "a media item", "media", error))
     return FALSE;
   if (reply_to != NULL)
     {
@@ -913,61 +969,63 @@ upsert_message (CompanionMirrorStore  *self,
     }
 
   /* A snapshot brings mostly new messages, and each chat's newest twice
-   * (first for the chat list, then in the history): ask the id index first;
-   * the same record stored already changes nothing. */
+   * (first for the chat list, then in the history): inserted unless the id
+   * is there already; the same record stored already changes nothing. */
+  found = 1;
   if (batch->bulk)
     {
       gboolean same = FALSE;
 
-      found = message_exists (self, id, json, NULL, &same, error);
-      if (same)
-        return TRUE;
-    }
-  else
-    found = 1;
-  if (found == 1)
-    found = find_message (self, id, &stored, error);
-  if (found < 0)
-    return FALSE;
-
-  if (found == 1)
-    {
-      if (stored.indexed && !fts_delete (self, stored.num, stored.text, error))
-        return FALSE;
-      g_hash_table_add (batch->touched_chats, g_steal_pointer (&stored.chat));
-      stmt = get_statement (self,
-        "UPDATE messages SET id = ?1, chat = ?2, sender = ?3, outgoing = ?4, time = ?5, "
-        "text = ?6, media = ?7, reply_to = ?8, status = ?9, edited_at = ?10, deleted = ?11, "
-        "reactions = ?12, json = ?13 WHERE num = ?14", error);
-      if (stmt == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (stmt, 14, stored.num);
-    }
-  else
-    {
       stmt = get_statement (self,
         "INSERT INTO messages (id, chat, sender, outgoing, time, text, media, reply_to, status, "
         "edited_at, deleted, reactions, json) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", error);
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING", error);
       if (stmt == NULL)
         return FALSE;
+      bind_message (stmt, record, json, reactions);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+      g_clear_pointer (&stmt, statement_release);
+      if (sqlite3_changes (self->db) > 0)
+        found = 0;
+      else
+        {
+          found = message_exists (self, id, json, NULL, &same, error);
+          if (same)
+            return TRUE;
+        }
     }
-
-  bind_text (stmt, 1, id);
-  bind_text (stmt, 2, chat);
-  bind_text (stmt, 3, sender);
-  sqlite3_bind_int (stmt, 4, sender == NULL);
-  sqlite3_bind_int64 (stmt, 5, member_int (record, "time"));
-  bind_text (stmt, 6, text);
-  bind_text (stmt, 7, media);
-  bind_text (stmt, 8, reply_to);
-  bind_text (stmt, 9, member_string (record, "status"));
-  bind_optional_int (stmt, 10, record, "edited_at");
-  sqlite3_bind_int (stmt, 11, member_bool (record, "deleted"));
-  bind_text (stmt, 12, reactions);
-  bind_text (stmt, 13, json);
-  if (!step_done (self, stmt, error))
-    return FALSE;
+  if (found == 1)
+    {
+      found = find_message (self, id, &stored, error);
+      if (found < 0)
+        return FALSE;
+      if (found == 1)
+        {
+          if (stored.indexed && !fts_delete (self, stored.num, stored.text, error))
+            return FALSE;
+          g_hash_table_add (batch->touched_chats, g_steal_pointer (&stored.chat));
+          stmt = get_statement (self,
+            "UPDATE messages SET id = ?1, chat = ?2, sender = ?3, outgoing = ?4, time = ?5, "
+            "text = ?6, media = ?7, reply_to = ?8, status = ?9, edited_at = ?10, deleted = ?11, "
+            "reactions = ?12, json = ?13 WHERE num = ?14", error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int64 (stmt, 14, stored.num);
+        }
+      else
+        {
+          stmt = get_statement (self,
+            "INSERT INTO messages (id, chat, sender, outgoing, time, text, media, reply_to, status, "
+            "edited_at, deleted, reactions, json) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", error);
+          if (stmt == NULL)
+            return FALSE;
+        }
+      bind_message (stmt, record, json, reactions);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+    }
 
   num = found == 1 ? stored.num : sqlite3_last_insert_rowid (self->db);
   indexed = found == 1 ? stored.indexed : TRUE;
