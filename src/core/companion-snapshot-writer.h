@@ -19,8 +19,9 @@ G_DECLARE_FINAL_TYPE (CompanionSnapshotWriter, companion_snapshot_writer, COMPAN
  * asked for; once one fails, the rest of that sync is skipped. */
 CompanionSnapshotWriter *companion_snapshot_writer_new          (const char              *state_dir);
 /* Adds a page for the next commit: RECORDS is a JSON array node of record
- * objects of ENTITY. It is referenced and released on the worker thread
- * (a JsonNode's reference count is atomic; nothing else of it may change). */
+ * objects of ENTITY. It is referenced here and released by whichever
+ * thread is done with it last (a JsonNode's reference count is atomic);
+ * nothing of it may change meanwhile. */
 void                     companion_snapshot_writer_add_page     (CompanionSnapshotWriter *self,
                                                                  CompanionEntity          entity,
                                                                  JsonNode                *records);
