@@ -127,13 +127,29 @@ run_check (gpointer data,
     }
 }
 
-/* Worker thread. */
-static void
-run_job (gpointer data,
-         gpointer user_data)
+static gboolean
+release_task (gpointer task)
 {
-  g_autoptr(GTask) task = data;
-  CompanionSnapshotWriter *self = user_data;
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* The task's last reference may hold the writer's: it is dropped on the
+ * thread that owns the writer, never on one of the writer's own threads. */
+static void
+release_task_later (GTask *task)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, release_task, task, NULL);
+  g_source_attach (source, g_task_get_context (task));
+  g_source_unref (source);
+}
+
+static void
+write_job (GTask                   *task,
+           CompanionSnapshotWriter *self)
+{
   Job *job = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   gboolean ok;
@@ -155,9 +171,9 @@ run_job (gpointer data,
       ok = companion_mirror_store_finish_snapshot (self->store, job->cursor, &error);
       g_clear_object (&self->store);
     }
-  /* The records are freed with the task, as a rule on the receiving
-   * thread once it has the result: freeing them would be a fifth of the
-   * work of this thread, the busiest of the three. */
+  /* The records are freed with the task, on the receiving thread:
+   * freeing them would be a fifth of the work of this thread, the busiest
+   * of the three. */
   if (!ok)
     {
       self->failed = job->generation;
@@ -165,6 +181,17 @@ run_job (gpointer data,
       return;
     }
   g_task_return_boolean (task, TRUE);
+}
+
+/* Writing thread. */
+static void
+run_job (gpointer data,
+         gpointer user_data)
+{
+  GTask *task = data;
+
+  write_job (task, user_data);
+  release_task_later (task);
 }
 
 static void
