@@ -1293,6 +1293,73 @@ test_snapshot_pages (Fixture       *fixture,
   assert_search (fixture, "cafe", "m-1:ch-1:[Café] au lait?");
 }
 
+/* The database's schema, one object a line, in name order. */
+static char *
+schema_of (Fixture *fixture)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, COMPANION_MIRROR_STORE_FILENAME, NULL);
+  GString *schema = g_string_new (NULL);
+  sqlite3_stmt *stmt = NULL;
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (schema, "%s %s %s %s\n", sqlite3_column_text (stmt, 0), sqlite3_column_text (stmt, 1),
+                            sqlite3_column_text (stmt, 2), sqlite3_column_text (stmt, 3));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return g_string_free (schema, FALSE);
+}
+
+/* A first sync loads without some indexes: finished or started over, the
+ * schema is the one of a new mirror, and the chat list is the same. */
+static void
+test_snapshot_schema (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *fresh = schema_of (fixture);
+  g_autofree char *schema = NULL;
+  g_autofree char *list = NULL;
+  g_autoptr(GError) error = NULL;
+
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_CONTACT, records (CONTACT_1, CONTACT_2, NULL));
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_CHAT, records (CHAT_1, CHAT_2, NULL));
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_MEDIA, records (MEDIA_1, NULL));
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_MESSAGE, records (MESSAGE_2, MESSAGE_3, NULL));
+  schema = schema_of (fixture);
+  g_assert_cmpstr (schema, !=, fresh);
+  g_clear_pointer (&schema, g_free);
+
+  /* Interrupted: starting over restores it. */
+  g_assert_true (companion_mirror_store_reset (fixture->store, &error));
+  g_assert_no_error (error);
+  schema = schema_of (fixture);
+  g_assert_cmpstr (schema, ==, fresh);
+  g_clear_pointer (&schema, g_free);
+
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_CONTACT, records (CONTACT_1, CONTACT_2, NULL));
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_CHAT, records (CHAT_1, CHAT_2, NULL));
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_MEDIA, records (MEDIA_1, NULL));
+  /* The same time as the newest: the greater id is the preview. */
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_MESSAGE,
+                     records (MESSAGE_2, MESSAGE_3,
+                              "{'id':'m-4','chat':'ch-2','time':1500,'text':'Same time','deleted':false}",
+                              NULL));
+  apply_snapshot_ok (fixture->store, COMPANION_ENTITY_MESSAGE,
+                     records ("{'id':'m-0','chat':'ch-1','time':2000,'text':'Before','deleted':false}",
+                              MESSAGE_1, NULL));
+  list = chat_list (fixture);
+  g_assert_cmpstr (list, ==, "ch-1@2000:Sure | ch-2@1500:Same time");
+  g_assert_true (companion_mirror_store_finish_snapshot (fixture->store, 9, &error));
+  g_assert_no_error (error);
+  schema = schema_of (fixture);
+  g_assert_cmpstr (schema, ==, fresh);
+  assert_search (fixture, "cafe", "m-1:ch-1:[Café] au lait?");
+  raw_exec (fixture, "PRAGMA integrity_check");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1304,6 +1371,7 @@ main (int   argc,
   g_test_add ("/mirror-store/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
   ADD ("migrations/fresh", test_migrations_fresh);
+  ADD ("snapshot/schema", test_snapshot_schema);
   ADD ("migrations/reopen", test_migrations_reopen);
   ADD ("migrations/newer-version-refused", test_migrations_newer);
   ADD ("migrations/not-a-database", test_migrations_not_a_database);

@@ -8,6 +8,7 @@
 #include "companion-desktop-sync.h"
 #include "companion-record.h"
 #include "companion-session-protocol.h"
+#include "companion-snapshot-writer.h"
 #include "companion-upload-sender.h"
 
 /* A caption is a message's text (docs/records.md). */
@@ -26,23 +27,55 @@ struct _CompanionDesktopSync
   guint64                 head;      /* the phone's last change, as it last said */
   CompanionUploadSender  *uploads;   /* the bytes of files sent with commands */
   GHashTable             *sent_media; /* hashes the phone took, until their record is mirrored */
-  GPtrArray              *pages;     /* PendingPage: received, not committed yet */
+  CompanionSnapshotWriter *writer;   /* checks and commits snapshot pages */
+  GArray                 *pages;     /* PageInfo: given to the writer, not committed yet */
   guint                   flush_id;  /* commits the pages when no more are waiting */
+  guint                   commits;   /* asked of the writer, not done yet */
+  guint                   session;   /* counts connections: a later one ignores older commits */
+  GQueue                  waiting;   /* WaitingRecord: received after what is still committing */
+  gboolean                replaying; /* handling a waiting record */
 };
 
-/* A snapshot page kept until it is committed with the ones after it. */
+/* What a snapshot page's acknowledgement reports. */
 typedef struct
 {
-  JsonObject            *page;      /* holds the records */
-  CompanionSnapshotPage  snapshot;
-} PendingPage;
+  CompanionEntity entity;
+  guint           n_records;
+} PageInfo;
+
+/* A commit of the writer, until it is done. */
+typedef struct
+{
+  GWeakRef  sync;
+  guint     session;
+  GArray   *pages;   /* PageInfo; NULL for the snapshot's end */
+  guint64   seq;     /* the end's */
+  guint64   head;
+} Commit;
 
 static void
-pending_page_free (PendingPage *pending)
+commit_free (Commit *commit)
 {
-  g_ptr_array_unref (pending->snapshot.records);
-  json_object_unref (pending->page);
-  g_free (pending);
+  g_weak_ref_clear (&commit->sync);
+  g_clear_pointer (&commit->pages, g_array_unref);
+  g_free (commit);
+}
+
+typedef void (*RecordHandler) (CompanionDesktopSync *self,
+                               JsonObject           *record);
+
+/* A record that must wait until the snapshot pages before it are committed. */
+typedef struct
+{
+  RecordHandler  handler;
+  JsonObject    *record;
+} WaitingRecord;
+
+static void
+waiting_record_free (WaitingRecord *waiting)
+{
+  json_object_unref (waiting->record);
+  g_free (waiting);
 }
 
 G_DEFINE_FINAL_TYPE (CompanionDesktopSync, companion_desktop_sync, G_TYPE_OBJECT)
@@ -262,13 +295,19 @@ on_connected (CompanionDesktopSync *self)
 {
   g_autoptr(JsonObject) request = json_object_new ();
   g_autoptr(GError) error = NULL;
-  guint64 cursor = companion_mirror_store_get_cursor (self->store);
+  guint64 cursor;
 
-  /* Pages of an earlier session that were never committed nor acknowledged. */
-  g_ptr_array_set_size (self->pages, 0);
+  /* Pages of an earlier session that were never committed nor acknowledged;
+   * the writer is done with the database once cancelled. */
+  companion_snapshot_writer_cancel (self->writer);
+  g_array_set_size (self->pages, 0);
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_queue_clear_full (&self->waiting, (GDestroyNotify) waiting_record_free);
+  self->session++;
+  self->commits = 0;
   self->stopped = FALSE;
   self->head = 0;
+  cursor = companion_mirror_store_get_cursor (self->store);
   /* With no cursor, what an interrupted snapshot left may be stale. */
   if (cursor == 0 && !companion_mirror_store_reset (self->store, &error))
     {
@@ -282,37 +321,88 @@ on_connected (CompanionDesktopSync *self)
   flush_outbox (self);
 }
 
-/* Commits the pages received so far in one transaction, then acknowledges
- * each. FALSE when they were refused (the sync stops). */
+static void replay_waiting (CompanionDesktopSync *self);
+
+/* Back from the writer: acknowledges what it committed. */
+static void
+on_committed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  CompanionSnapshotWriter *writer = COMPANION_SNAPSHOT_WRITER (source);
+  Commit *commit = user_data;
+  g_autoptr(CompanionDesktopSync) self = g_weak_ref_get (&commit->sync);
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (commit->pages != NULL)
+    ok = companion_snapshot_writer_commit_finish (writer, result, &error);
+  else
+    ok = companion_snapshot_writer_finish_finish (writer, result, &error);
+  /* Gone, or a commit of an earlier connection. */
+  if (self == NULL || commit->session != self->session)
+    {
+      commit_free (commit);
+      return;
+    }
+  self->commits--;
+  /* Once stopped, nothing more is acknowledged this session. */
+  if (self->stopped && !ok)
+    g_debug ("After the sync stopped: %s", error->message);
+  else if (!ok)
+    fail (self, g_steal_pointer (&error));
+  else if (self->stopped)
+    g_debug ("Committed after the sync stopped; not acknowledged");
+  else if (commit->pages != NULL)
+    {
+      for (guint i = 0; i < commit->pages->len; i++)
+        {
+          PageInfo *page = &g_array_index (commit->pages, PageInfo, i);
+
+          acknowledge (self);
+          g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, companion_entity_to_string (page->entity),
+                         page->n_records);
+        }
+    }
+  else
+    {
+      self->head = MAX (commit->seq, commit->head);
+      acknowledge (self);
+      g_signal_emit (self, signals[SIGNAL_SYNCED], 0, commit->seq);
+    }
+  commit_free (commit);
+  if (self->commits == 0)
+    replay_waiting (self);
+}
+
+static Commit *
+commit_new (CompanionDesktopSync *self)
+{
+  Commit *commit = g_new0 (Commit, 1);
+
+  g_weak_ref_init (&commit->sync, self);
+  commit->session = self->session;
+  self->commits++;
+  return commit;
+}
+
+/* Has the writer commit the pages received so far in one transaction;
+ * each is acknowledged once committed. FALSE once the sync stopped. */
 static gboolean
 flush_pages (CompanionDesktopSync *self)
 {
-  g_autoptr(GPtrArray) pages = g_steal_pointer (&self->pages);
-  g_autoptr(GArray) snapshot = g_array_sized_new (FALSE, FALSE, sizeof (CompanionSnapshotPage), pages->len);
-  g_autoptr(GError) error = NULL;
+  Commit *commit;
 
-  self->pages = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_page_free);
   g_clear_handle_id (&self->flush_id, g_source_remove);
-  if (pages->len == 0)
-    return !self->stopped;
+  if (self->stopped)
+    return FALSE;
+  if (self->pages->len == 0)
+    return TRUE;
 
-  for (guint i = 0; i < pages->len; i++)
-    g_array_append_val (snapshot, ((PendingPage *) g_ptr_array_index (pages, i))->snapshot);
-  if (!companion_mirror_store_apply_snapshot_pages (self->store, (CompanionSnapshotPage *) snapshot->data,
-                                                    snapshot->len, &error))
-    {
-      fail (self, g_steal_pointer (&error));
-      return FALSE;
-    }
-  for (guint i = 0; i < pages->len; i++)
-    {
-      PendingPage *pending = g_ptr_array_index (pages, i);
-
-      acknowledge (self);
-      g_signal_emit (self, signals[SIGNAL_PROGRESS], 0,
-                     companion_entity_to_string (pending->snapshot.entity),
-                     pending->snapshot.records->len);
-    }
+  commit = commit_new (self);
+  commit->pages = g_steal_pointer (&self->pages);
+  self->pages = g_array_new (FALSE, FALSE, sizeof (PageInfo));
+  companion_snapshot_writer_commit_async (self->writer, on_committed, commit);
   return TRUE;
 }
 
@@ -326,23 +416,61 @@ flush_when_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* RECORD waits for the commits still running (it must not overtake them). */
 static void
-on_snapshot (CompanionDesktopServer *server,
-             const char             *type,
-             JsonObject             *record,
-             CompanionDesktopSync   *self)
+wait_for_commits (CompanionDesktopSync *self,
+                  RecordHandler         handler,
+                  JsonObject           *record)
 {
-  g_autoptr(GPtrArray) records = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  const char *entity_name = json_object_get_string_member_with_default (record, "entity", "");
-  JsonNode *list = json_object_get_member (record, "records");
-  CompanionEntity entity;
-  PendingPage *pending;
-  JsonArray *array;
+  WaitingRecord *waiting = g_new0 (WaitingRecord, 1);
 
+  waiting->handler = handler;
+  waiting->record = json_object_ref (record);
+  /* One taken from the front while replaying goes back to the front. */
+  if (self->replaying)
+    g_queue_push_head (&self->waiting, waiting);
+  else
+    g_queue_push_tail (&self->waiting, waiting);
+}
+
+static void
+replay_waiting (CompanionDesktopSync *self)
+{
+  WaitingRecord *waiting;
+
+  self->replaying = TRUE;
+  while (!self->stopped && self->commits == 0 && (waiting = g_queue_pop_head (&self->waiting)) != NULL)
+    {
+      waiting->handler (self, waiting->record);
+      waiting_record_free (waiting);
+    }
+  self->replaying = FALSE;
+}
+
+/* Records are handled in the order they came. */
+static void
+receive (CompanionDesktopSync *self,
+         RecordHandler         handler,
+         JsonObject           *record)
+{
   if (self->stopped)
     return;
-  if (!companion_entity_from_string (entity_name, &entity))
+  if (!g_queue_is_empty (&self->waiting))
+    wait_for_commits (self, handler, record);
+  else
+    handler (self, record);
+}
+
+static void
+handle_snapshot (CompanionDesktopSync *self,
+                 JsonObject           *record)
+{
+  const char *entity_name = json_object_get_string_member_with_default (record, "entity", "");
+  JsonNode *list = json_object_get_member (record, "records");
+  PageInfo page;
+  JsonArray *array;
+
+  if (!companion_entity_from_string (entity_name, &page.entity))
     {
       fail (self, g_error_new (COMPANION_RECORD_ERROR, COMPANION_RECORD_ERROR_UNKNOWN_ENTITY,
                                "A snapshot page names an unknown entity “%.32s”", entity_name));
@@ -354,30 +482,25 @@ on_snapshot (CompanionDesktopServer *server,
       return;
     }
   array = json_node_get_array (list);
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *item = json_array_get_element (array, i);
-
-      if (!JSON_NODE_HOLDS_OBJECT (item))
-        {
-          fail (self, protocol_error ("A snapshot page holds something that is not a record"));
-          return;
-        }
-      g_ptr_array_add (records, json_node_get_object (item));
-    }
+  page.n_records = json_array_get_length (array);
+  for (guint i = 0; i < page.n_records; i++)
+    if (!JSON_NODE_HOLDS_OBJECT (json_array_get_element (array, i)))
+      {
+        fail (self, protocol_error ("A snapshot page holds something that is not a record"));
+        return;
+      }
 
   /* The chat list (chats, then their previews) is committed as soon as
    * the next kind of record arrives, not held back with a whole batch. */
   if (self->pages->len > 0 &&
-      ((PendingPage *) g_ptr_array_index (self->pages, self->pages->len - 1))->snapshot.entity != entity &&
+      g_array_index (self->pages, PageInfo, self->pages->len - 1).entity != page.entity &&
       !flush_pages (self))
     return;
 
-  pending = g_new0 (PendingPage, 1);
-  pending->page = json_object_ref (record);
-  pending->snapshot.entity = entity;
-  pending->snapshot.records = g_steal_pointer (&records);
-  g_ptr_array_add (self->pages, pending);
+  /* The list alone goes to the writer's thread: its reference count is
+   * atomic, while the page around it is released here. */
+  companion_snapshot_writer_add_page (self->writer, page.entity, list);
+  g_array_append_val (self->pages, page);
 
   /* Pages that arrive together are committed together: each commit writes
    * every database page it touched again. Each is still acknowledged only
@@ -389,13 +512,20 @@ on_snapshot (CompanionDesktopServer *server,
 }
 
 static void
-on_snapshot_end (CompanionDesktopServer *server,
-                 const char             *type,
-                 JsonObject             *record,
-                 CompanionDesktopSync   *self)
+on_snapshot (CompanionDesktopServer *server,
+             const char             *type,
+             JsonObject             *record,
+             CompanionDesktopSync   *self)
 {
-  g_autoptr(GError) error = NULL;
+  receive (self, handle_snapshot, record);
+}
+
+static void
+handle_snapshot_end (CompanionDesktopSync *self,
+                     JsonObject           *record)
+{
   gint64 seq = json_object_get_int_member_with_default (record, "seq", -1);
+  Commit *commit;
 
   if (!flush_pages (self))
     return;
@@ -404,21 +534,26 @@ on_snapshot_end (CompanionDesktopServer *server,
       fail (self, protocol_error ("The snapshot's end has no “seq”"));
       return;
     }
-  if (!companion_mirror_store_finish_snapshot (self->store, (guint64) seq, &error))
-    {
-      fail (self, g_steal_pointer (&error));
-      return;
-    }
-  self->head = (guint64) MAX (seq, json_object_get_int_member_with_default (record, "head", seq));
-  acknowledge (self);
-  g_signal_emit (self, signals[SIGNAL_SYNCED], 0, (guint64) seq);
+  /* After the pages, on the writer's thread: building the message
+   * indexes takes a while on a large mirror. */
+  commit = commit_new (self);
+  commit->seq = (guint64) seq;
+  commit->head = (guint64) MAX (seq, json_object_get_int_member_with_default (record, "head", seq));
+  companion_snapshot_writer_finish_async (self->writer, (guint64) seq, on_committed, commit);
 }
 
 static void
-on_changes (CompanionDesktopServer *server,
-            const char             *type,
-            JsonObject             *record,
-            CompanionDesktopSync   *self)
+on_snapshot_end (CompanionDesktopServer *server,
+                 const char             *type,
+                 JsonObject             *record,
+                 CompanionDesktopSync   *self)
+{
+  receive (self, handle_snapshot_end, record);
+}
+
+static void
+handle_changes (CompanionDesktopSync *self,
+                JsonObject           *record)
 {
   g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_change_free);
   g_autoptr(GError) error = NULL;
@@ -427,6 +562,12 @@ on_changes (CompanionDesktopServer *server,
 
   if (!flush_pages (self))
     return;
+  /* Changes go to the mirror from this thread, after the snapshot. */
+  if (self->commits > 0)
+    {
+      wait_for_commits (self, handle_changes, record);
+      return;
+    }
   if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
     {
       fail (self, protocol_error ("A batch of changes has no “changes” list"));
@@ -461,6 +602,15 @@ on_changes (CompanionDesktopServer *server,
   acknowledge (self);
   g_signal_emit (self, signals[SIGNAL_CHANGES_APPLIED], 0, changes);
   g_signal_emit (self, signals[SIGNAL_SYNCED], 0, companion_mirror_store_get_cursor (self->store));
+}
+
+static void
+on_changes (CompanionDesktopServer *server,
+            const char             *type,
+            JsonObject             *record,
+            CompanionDesktopSync   *self)
+{
+  receive (self, handle_changes, record);
 }
 
 static void
@@ -511,7 +661,12 @@ companion_desktop_sync_dispose (GObject *object)
   g_clear_object (&self->server);
   g_clear_object (&self->store);
   g_clear_handle_id (&self->flush_id, g_source_remove);
-  g_clear_pointer (&self->pages, g_ptr_array_unref);
+  /* Commits still to come find the sync gone (a weak reference). */
+  if (self->writer != NULL)
+    companion_snapshot_writer_cancel (self->writer);
+  g_clear_object (&self->writer);
+  g_clear_pointer (&self->pages, g_array_unref);
+  g_queue_clear_full (&self->waiting, (GDestroyNotify) waiting_record_free);
 
   G_OBJECT_CLASS (companion_desktop_sync_parent_class)->dispose (object);
 }
@@ -556,7 +711,8 @@ static void
 companion_desktop_sync_init (CompanionDesktopSync *self)
 {
   self->sent_media = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->pages = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_page_free);
+  self->pages = g_array_new (FALSE, FALSE, sizeof (PageInfo));
+  g_queue_init (&self->waiting);
 }
 
 CompanionDesktopSync *
@@ -571,6 +727,7 @@ companion_desktop_sync_new (CompanionDesktopServer *server,
   self = g_object_new (COMPANION_TYPE_DESKTOP_SYNC, NULL);
   self->server = g_object_ref (server);
   self->store = g_object_ref (store);
+  self->writer = companion_snapshot_writer_new (companion_mirror_store_get_state_dir (store));
   g_signal_connect_swapped (server, "connected", G_CALLBACK (on_connected), self);
   g_signal_connect (server, "session-record::snapshot", G_CALLBACK (on_snapshot), self);
   g_signal_connect (server, "session-record::snapshot-end", G_CALLBACK (on_snapshot_end), self);

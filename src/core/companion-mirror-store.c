@@ -141,6 +141,23 @@ static const char migration_1[] =
   "  attempts INTEGER NOT NULL DEFAULT 0"
   ");";
 
+/* The secondary indexes of messages, as migration_1 creates them. A first
+ * sync into an empty mirror loads without them and builds each once at its
+ * end (from sorted keys), instead of inserting a million keys all over
+ * indexes larger than the page cache. Reset builds them again (the mirror
+ * is empty then), so a sync killed midway leaves nothing missing behind. */
+static const char * const message_indexes[] = {
+  "CREATE INDEX IF NOT EXISTS messages_chat_time ON messages (chat, time DESC, id DESC)",
+  "CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender) WHERE sender IS NOT NULL",
+  "CREATE INDEX IF NOT EXISTS messages_media ON messages (media) WHERE media IS NOT NULL",
+};
+static const char * const drop_message_indexes[] = {
+  "DROP INDEX IF EXISTS messages_chat_time",
+  "DROP INDEX IF EXISTS messages_sender",
+  "DROP INDEX IF EXISTS messages_media",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (message_indexes) == G_N_ELEMENTS (drop_message_indexes));
+
 static const char * const migrations[] = {
   migration_1,
 };
@@ -179,6 +196,7 @@ struct _CompanionMirrorStore
   char       *media_dir;
   sqlite3    *db;
   GHashTable *statements; /* SQL constant → sqlite3_stmt *, prepared once */
+  gboolean    index_pages; /* snapshot pages are searchable once committed */
 };
 
 enum {
@@ -203,13 +221,33 @@ statement_release (sqlite3_stmt *stmt)
 typedef sqlite3_stmt Statement;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_release)
 
+/* A chat's newest new message in a snapshot batch (by time, then id, as
+ * the chat list orders them). */
+typedef struct
+{
+  gint64  time;
+  char   *id;
+  gint64  num;
+} NewestMessage;
+
+static void
+newest_message_free (NewestMessage *newest)
+{
+  g_free (newest->id);
+  g_free (newest);
+}
+
 /* What one write transaction collected for after its commit. */
 typedef struct
 {
   GHashTable *touched_chats; /* chat ids whose last message may have changed */
-  GHashTable *newer_chats;   /* bulk: chat id → time of its newest new message */
+  GHashTable *newer_chats;   /* bulk: chat id → NewestMessage among its new ones */
   GPtrArray  *unlink_files;  /* media files of deleted media records */
   gboolean    bulk;          /* a snapshot page: index messages later */
+  /* Bulk: ids found already in this transaction, which deletes nothing. */
+  GHashTable *known_chats;
+  GHashTable *known_contacts;
+  GHashTable *known_media;
 } Batch;
 
 static Batch *
@@ -218,9 +256,12 @@ batch_new (gboolean bulk)
   Batch *batch = g_new0 (Batch, 1);
 
   batch->touched_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  batch->newer_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) newest_message_free);
   batch->unlink_files = g_ptr_array_new_with_free_func (g_free);
   batch->bulk = bulk;
+  batch->known_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  batch->known_contacts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  batch->known_media = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return batch;
 }
 
@@ -230,6 +271,9 @@ batch_free (Batch *batch)
   g_hash_table_unref (batch->touched_chats);
   g_hash_table_unref (batch->newer_chats);
   g_ptr_array_unref (batch->unlink_files);
+  g_hash_table_unref (batch->known_chats);
+  g_hash_table_unref (batch->known_contacts);
+  g_hash_table_unref (batch->known_media);
   g_free (batch);
 }
 
@@ -542,6 +586,27 @@ check_reference (CompanionMirrorStore  *self,
   return TRUE;
 }
 
+/* The same for a snapshot's messages, which name the same few chats and
+ * contacts again and again: each is looked up once per transaction. */
+static gboolean
+check_known_reference (CompanionMirrorStore  *self,
+                       Batch                 *batch,
+                       GHashTable            *known,
+                       const char            *sql,
+                       const char            *key,
+                       const char            *what,
+                       const char            *field,
+                       GError               **error)
+{
+  if (batch->bulk && g_hash_table_contains (known, key))
+    return TRUE;
+  if (!check_reference (self, sql, key, what, field, error))
+    return FALSE;
+  if (batch->bulk)
+    g_hash_table_add (known, g_strdup (key));
+  return TRUE;
+}
+
 static gboolean
 check_contacts (CompanionMirrorStore  *self,
                 JsonObject            *record,
@@ -794,18 +859,23 @@ message_exists (CompanionMirrorStore  *self,
 static void
 note_new_message (Batch      *batch,
                   const char *chat,
-                  gint64      time)
+                  const char *id,
+                  gint64      time,
+                  gint64      num)
 {
-  gint64 *newest = g_hash_table_lookup (batch->newer_chats, chat);
+  NewestMessage *newest = g_hash_table_lookup (batch->newer_chats, chat);
 
   if (newest == NULL)
     {
-      newest = g_new (gint64, 1);
-      *newest = time;
+      newest = g_new0 (NewestMessage, 1);
       g_hash_table_insert (batch->newer_chats, g_strdup (chat), newest);
     }
-  else if (time > *newest)
-    *newest = time;
+  else if (time < newest->time || (time == newest->time && strcmp (id, newest->id) < 0))
+    return;
+  newest->time = time;
+  g_free (newest->id);
+  newest->id = g_strdup (id);
+  newest->num = num;
 }
 
 static gboolean
@@ -822,6 +892,30 @@ fts_delete (CompanionMirrorStore  *self,
   sqlite3_bind_int64 (stmt, 1, num);
   bind_text (stmt, 2, text);
   return step_done (self, stmt, error);
+}
+
+/* Binds ?1–?13 of the message INSERT and UPDATE statements. */
+static void
+bind_message (sqlite3_stmt *stmt,
+              JsonObject   *record,
+              const char   *json,
+              const char   *reactions)
+{
+  const char *sender = member_string (record, "from");
+
+  bind_text (stmt, 1, member_string (record, "id"));
+  bind_text (stmt, 2, member_string (record, "chat"));
+  bind_text (stmt, 3, sender);
+  sqlite3_bind_int (stmt, 4, sender == NULL);
+  sqlite3_bind_int64 (stmt, 5, member_int (record, "time"));
+  bind_text (stmt, 6, member_string (record, "text"));
+  bind_text (stmt, 7, member_string (record, "media"));
+  bind_text (stmt, 8, member_string (record, "reply_to"));
+  bind_text (stmt, 9, member_string (record, "status"));
+  bind_optional_int (stmt, 10, record, "edited_at");
+  sqlite3_bind_int (stmt, 11, member_bool (record, "deleted"));
+  bind_text (stmt, 12, reactions);
+  bind_text (stmt, 13, json);
 }
 
 static gboolean
@@ -844,15 +938,16 @@ upsert_message (CompanionMirrorStore  *self,
   gint64 num;
   int found;
 
-  if (!check_reference (self, "SELECT 1 FROM chats WHERE id = ?1", chat, "a chat", "chat", error))
+  if (!check_known_reference (self, batch, batch->known_chats, "SELECT 1 FROM chats WHERE id = ?1", chat,
+                              "a chat", "chat", error))
     return FALSE;
   if (sender != NULL &&
-      !check_reference (self, "SELECT 1 FROM contacts WHERE id = ?1", sender, "a contact",
-                        "from", error))
+      !check_known_reference (self, batch, batch->known_contacts, "SELECT 1 FROM contacts WHERE id = ?1",
+                              sender, "a contact", "from", error))
     return FALSE;
   if (media != NULL &&
-      !check_reference (self, "SELECT 1 FROM media WHERE hash = ?1", media, "a media item",
-                        "media", error))
+      !check_known_reference (self, batch, batch->known_media, "SELECT 1 FROM media WHERE hash = ?1",
+                              media, "a media item", "media", error))
     return FALSE;
   if (reply_to != NULL)
     {
@@ -874,68 +969,70 @@ upsert_message (CompanionMirrorStore  *self,
     }
 
   /* A snapshot brings mostly new messages, and each chat's newest twice
-   * (first for the chat list, then in the history): ask the id index first;
-   * the same record stored already changes nothing. */
+   * (first for the chat list, then in the history): inserted unless the id
+   * is there already; the same record stored already changes nothing. */
+  found = 1;
   if (batch->bulk)
     {
       gboolean same = FALSE;
 
-      found = message_exists (self, id, json, NULL, &same, error);
-      if (same)
-        return TRUE;
-    }
-  else
-    found = 1;
-  if (found == 1)
-    found = find_message (self, id, &stored, error);
-  if (found < 0)
-    return FALSE;
-
-  if (found == 1)
-    {
-      if (stored.indexed && !fts_delete (self, stored.num, stored.text, error))
-        return FALSE;
-      g_hash_table_add (batch->touched_chats, g_steal_pointer (&stored.chat));
-      stmt = get_statement (self,
-        "UPDATE messages SET id = ?1, chat = ?2, sender = ?3, outgoing = ?4, time = ?5, "
-        "text = ?6, media = ?7, reply_to = ?8, status = ?9, edited_at = ?10, deleted = ?11, "
-        "reactions = ?12, json = ?13 WHERE num = ?14", error);
-      if (stmt == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (stmt, 14, stored.num);
-    }
-  else
-    {
       stmt = get_statement (self,
         "INSERT INTO messages (id, chat, sender, outgoing, time, text, media, reply_to, status, "
         "edited_at, deleted, reactions, json) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", error);
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING", error);
       if (stmt == NULL)
         return FALSE;
+      bind_message (stmt, record, json, reactions);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+      g_clear_pointer (&stmt, statement_release);
+      if (sqlite3_changes (self->db) > 0)
+        found = 0;
+      else
+        {
+          found = message_exists (self, id, json, NULL, &same, error);
+          if (same)
+            return TRUE;
+        }
     }
-
-  bind_text (stmt, 1, id);
-  bind_text (stmt, 2, chat);
-  bind_text (stmt, 3, sender);
-  sqlite3_bind_int (stmt, 4, sender == NULL);
-  sqlite3_bind_int64 (stmt, 5, member_int (record, "time"));
-  bind_text (stmt, 6, text);
-  bind_text (stmt, 7, media);
-  bind_text (stmt, 8, reply_to);
-  bind_text (stmt, 9, member_string (record, "status"));
-  bind_optional_int (stmt, 10, record, "edited_at");
-  sqlite3_bind_int (stmt, 11, member_bool (record, "deleted"));
-  bind_text (stmt, 12, reactions);
-  bind_text (stmt, 13, json);
-  if (!step_done (self, stmt, error))
-    return FALSE;
+  if (found == 1)
+    {
+      found = find_message (self, id, &stored, error);
+      if (found < 0)
+        return FALSE;
+      if (found == 1)
+        {
+          if (stored.indexed && !fts_delete (self, stored.num, stored.text, error))
+            return FALSE;
+          g_hash_table_add (batch->touched_chats, g_steal_pointer (&stored.chat));
+          stmt = get_statement (self,
+            "UPDATE messages SET id = ?1, chat = ?2, sender = ?3, outgoing = ?4, time = ?5, "
+            "text = ?6, media = ?7, reply_to = ?8, status = ?9, edited_at = ?10, deleted = ?11, "
+            "reactions = ?12, json = ?13 WHERE num = ?14", error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int64 (stmt, 14, stored.num);
+        }
+      else
+        {
+          stmt = get_statement (self,
+            "INSERT INTO messages (id, chat, sender, outgoing, time, text, media, reply_to, status, "
+            "edited_at, deleted, reactions, json) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", error);
+          if (stmt == NULL)
+            return FALSE;
+        }
+      bind_message (stmt, record, json, reactions);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+    }
 
   num = found == 1 ? stored.num : sqlite3_last_insert_rowid (self->db);
   indexed = found == 1 ? stored.indexed : TRUE;
   if (found == 0 && batch->bulk)
     {
       if (!member_bool (record, "deleted"))
-        note_new_message (batch, chat, member_int (record, "time"));
+        note_new_message (batch, chat, id, member_int (record, "time"), num);
     }
   else
     g_hash_table_add (batch->touched_chats, g_strdup (chat));
@@ -1134,11 +1231,13 @@ upsert_record (CompanionMirrorStore  *self,
                Batch                 *batch,
                CompanionEntity        entity,
                JsonObject            *record,
+               const char            *canonical,
                const char            *expected_id,
                GError               **error)
 {
   GError *record_error = NULL;
-  g_autofree char *json = NULL;
+  g_autofree char *own_json = NULL;
+  const char *json = canonical;
   gboolean ok = FALSE;
   const char *id;
 
@@ -1148,8 +1247,9 @@ upsert_record (CompanionMirrorStore  *self,
                            COMPANION_MIRROR_STORE_ERROR_INVALID_RECORD, "an upsert without a record");
       return FALSE;
     }
-  /* Validated and written out in one pass. */
-  json = companion_record_to_canonical (entity, record, NULL, &record_error);
+  /* Validated and written out in one pass, unless that was done already. */
+  if (json == NULL)
+    json = own_json = companion_record_to_canonical (entity, record, NULL, &record_error);
   if (json == NULL)
     return set_invalid_record (error, record_error);
 
@@ -1203,7 +1303,7 @@ apply_change (CompanionMirrorStore  *self,
     }
 
   if (!change->is_delete)
-    return upsert_record (self, batch, change->entity, change->record, change->id, error);
+    return upsert_record (self, batch, change->entity, change->record, NULL, change->id, error);
 
   if (change->entity == COMPANION_ENTITY_MEDIA ? !is_hash (change->id) : !is_id (change->id))
     {
@@ -1265,11 +1365,33 @@ refresh_chats (CompanionMirrorStore  *self,
   g_hash_table_iter_init (&iter, batch->newer_chats);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
+      NewestMessage *newest = value;
       g_autoptr(Statement) stmt = NULL;
 
       if (g_hash_table_contains (batch->touched_chats, key))
         continue;
-      /* The same, only for a chat whose newest message may now be a new one. */
+      /* Newer than the chat's newest so far: the new one is the newest, and
+       * is read by its row (a first sync builds the chat index only at its
+       * end). */
+      stmt = get_statement (self,
+        "UPDATE chats SET (last_message_time, last_message_preview) = ("
+        "  SELECT m.time, substr(CASE WHEN m.text <> '' THEN m.text"
+        "                        ELSE coalesce(md.name, '') END, 1, ?2)"
+        "  FROM messages m LEFT JOIN media md ON md.hash = m.media"
+        "  WHERE m.num = ?4) "
+        "WHERE id = ?1 AND (last_message_time IS NULL OR last_message_time < ?3)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, key);
+      sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
+      sqlite3_bind_int64 (stmt, 3, newest->time);
+      sqlite3_bind_int64 (stmt, 4, newest->num);
+      if (!step_done (self, stmt, error))
+        return FALSE;
+      if (sqlite3_changes (self->db) > 0)
+        continue;
+      g_clear_pointer (&stmt, statement_release);
+      /* As old as the newest so far: the id decides, as in the chat list. */
       stmt = get_statement (self,
         "UPDATE chats SET (last_message_time, last_message_preview) = ("
         "  SELECT m.time, substr(CASE WHEN m.text <> '' THEN m.text"
@@ -1277,12 +1399,12 @@ refresh_chats (CompanionMirrorStore  *self,
         "  FROM messages m LEFT JOIN media md ON md.hash = m.media"
         "  WHERE m.chat = chats.id AND m.deleted = 0"
         "  ORDER BY m.time DESC, m.id DESC LIMIT 1) "
-        "WHERE id = ?1 AND (last_message_time IS NULL OR last_message_time <= ?3)", error);
+        "WHERE id = ?1 AND last_message_time = ?3", error);
       if (stmt == NULL)
         return FALSE;
       bind_text (stmt, 1, key);
       sqlite3_bind_int (stmt, 2, COMPANION_MIRROR_STORE_PREVIEW_LENGTH);
-      sqlite3_bind_int64 (stmt, 3, *(gint64 *) value);
+      sqlite3_bind_int64 (stmt, 3, newest->time);
       if (!step_done (self, stmt, error))
         return FALSE;
     }
@@ -1310,6 +1432,54 @@ read_int (CompanionMirrorStore  *self,
       return -1;
     }
   return sqlite3_column_int64 (stmt, 0);
+}
+
+/* Runs constant SQL of this file without keeping it prepared: a schema
+ * statement prepared once would not see the schema change under it. */
+static gboolean
+exec_schema (CompanionMirrorStore  *self,
+             const char            *sql,
+             GError               **error)
+{
+  int rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self, error, rc, "change its indexes");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* In a write transaction: builds the secondary indexes of messages
+ * (nothing when they are there) or, PRESENT FALSE, drops them. */
+static gboolean
+set_message_indexes (CompanionMirrorStore  *self,
+                     gboolean               present,
+                     GError               **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (message_indexes); i++)
+    if (!exec_schema (self, present ? message_indexes[i] : drop_message_indexes[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* In a snapshot's write transaction: a first sync (no cursor yet; the
+ * mirror was emptied when it started) loads without the message indexes. */
+static gboolean
+prepare_bulk_load (CompanionMirrorStore  *self,
+                   GError               **error)
+{
+  gint64 cursor = read_int (self, "SELECT cursor FROM sync_state", error);
+  gint64 indexed;
+
+  if (cursor != 0)
+    return cursor > 0;
+  indexed = read_int (self, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_chat_time'",
+                      error);
+  if (indexed <= 0)
+    return indexed == 0;
+  return set_message_indexes (self, FALSE, error);
 }
 
 static gboolean
@@ -1820,6 +1990,19 @@ fail:
   return FALSE;
 }
 
+/* In a write transaction: one statement indexes every pending message
+ * (NOTES.md: per-row indexing dominates bulk loads). */
+static gboolean
+index_pending (CompanionMirrorStore  *self,
+               GError               **error)
+{
+  return exec_static (self,
+                      "INSERT INTO messages_fts (rowid, text) "
+                      "SELECT m.num, m.text FROM fts_pending p JOIN messages m ON m.num = p.num",
+                      error) &&
+         exec_static (self, "DELETE FROM fts_pending", error);
+}
+
 gboolean
 companion_mirror_store_apply_snapshot (CompanionMirrorStore  *self,
                                        CompanionEntity        entity,
@@ -1839,6 +2022,16 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
                                              guint                        n_pages,
                                              GError                     **error)
 {
+  return companion_mirror_store_apply_checked_snapshot_pages (self, pages, NULL, n_pages, error);
+}
+
+gboolean
+companion_mirror_store_apply_checked_snapshot_pages (CompanionMirrorStore        *self,
+                                                     const CompanionSnapshotPage *pages,
+                                                     GPtrArray * const           *canonical,
+                                                     guint                        n_pages,
+                                                     GError                     **error)
+{
   g_autoptr(Batch) batch = batch_new (TRUE);
 
   g_return_val_if_fail (COMPANION_IS_MIRROR_STORE (self), FALSE);
@@ -1856,24 +2049,41 @@ companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore        *self,
   if (!exec_static (self, SNAPSHOT_CACHE, error) || !exec_static (self, SNAPSHOT_CHECKPOINT, error) ||
       !begin_write (self, error))
     return FALSE;
+  if (!prepare_bulk_load (self, error))
+    goto fail;
   for (guint p = 0; p < n_pages; p++)
     for (guint i = 0; i < pages[p].records->len; i++)
       {
+        const char *json = NULL;
+
+        if (canonical != NULL && canonical[p] != NULL && i < canonical[p]->len)
+          json = g_ptr_array_index (canonical[p], i);
         if (!upsert_record (self, batch, pages[p].entity, g_ptr_array_index (pages[p].records, i),
-                            NULL, error))
+                            json, NULL, error))
           {
             g_prefix_error (error, "snapshot page, %s %u: ",
                             companion_entity_to_string (pages[p].entity), i + 1);
             goto fail;
           }
       }
-  if (!refresh_chats (self, batch, error) || !commit (self, error))
+  if (!refresh_chats (self, batch, error) ||
+      (self->index_pages && !index_pending (self, error)) ||
+      !commit (self, error))
     goto fail;
   return TRUE;
 
 fail:
   rollback (self);
   return FALSE;
+}
+
+void
+companion_mirror_store_set_index_snapshot_pages (CompanionMirrorStore *self,
+                                                 gboolean              index_pages)
+{
+  g_return_if_fail (COMPANION_IS_MIRROR_STORE (self));
+
+  self->index_pages = index_pages;
 }
 
 gboolean
@@ -1898,13 +2108,8 @@ companion_mirror_store_finish_snapshot (CompanionMirrorStore  *self,
                    "which has applied change %" G_GINT64_FORMAT, cursor, current);
       goto fail;
     }
-  /* One statement indexes every pending message (NOTES.md: per-row
-   * indexing dominates bulk loads). */
-  if (!exec_static (self,
-                    "INSERT INTO messages_fts (rowid, text) "
-                    "SELECT m.num, m.text FROM fts_pending p JOIN messages m ON m.num = p.num",
-                    error) ||
-      !exec_static (self, "DELETE FROM fts_pending", error) ||
+  if (!set_message_indexes (self, TRUE, error) ||
+      !index_pending (self, error) ||
       !write_cursor (self, cursor, TRUE, error) ||
       !commit (self, error))
     goto fail;
@@ -1936,6 +2141,7 @@ companion_mirror_store_reset (CompanionMirrorStore  *self,
       !exec_static (self, "DELETE FROM media", error) ||
       !exec_static (self, "DELETE FROM contacts", error) ||
       !exec_static (self, "UPDATE sync_state SET cursor = 0, snapshot_progress = NULL", error) ||
+      !set_message_indexes (self, TRUE, error) ||
       !commit (self, error))
     {
       rollback (self);

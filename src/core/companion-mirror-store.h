@@ -148,6 +148,22 @@ gboolean   companion_mirror_store_apply_snapshot_pages (CompanionMirrorStore    
                                                         const CompanionSnapshotPage *pages,
                                                         guint                        n_pages,
                                                         GError                     **error);
+/* The same, with CANONICAL[P] (may be NULL, as may CANONICAL) the
+ * canonical JSON (char *) of records of page P that
+ * companion_record_to_canonical() has checked and written already
+ * (elsewhere, beforehand); records it has no text for (NULL or past its
+ * end) are checked here, so errors are the same either way. */
+gboolean   companion_mirror_store_apply_checked_snapshot_pages (CompanionMirrorStore        *self,
+                                                                const CompanionSnapshotPage *pages,
+                                                                GPtrArray * const           *canonical,
+                                                                guint                        n_pages,
+                                                                GError                     **error);
+/* TRUE: the messages of snapshot pages applied through this connection are
+ * indexed for search in bulk in each page's own transaction, not at
+ * finish_snapshot: a sync that commits on a thread of its own indexes while
+ * the next pages are received, instead of all at the end. */
+void       companion_mirror_store_set_index_snapshot_pages (CompanionMirrorStore *self,
+                                                            gboolean              index_pages);
 /* Indexes the messages of every snapshot page for search, sets the cursor to
  * CURSOR (the seq the snapshot was taken at; it may not go back) and clears
  * the snapshot progress. */

@@ -182,6 +182,27 @@ write_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
+/* As "%" G_GINT64_FORMAT would, without parsing a format for each of the
+ * many times and sizes. */
+static void
+write_int (GString *out,
+           gint64   value)
+{
+  char digits[24];
+  guint64 magnitude = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
+  guint n = 0;
+
+  do
+    {
+      digits[sizeof digits - 1 - n++] = (char) ('0' + magnitude % 10);
+      magnitude /= 10;
+    }
+  while (magnitude > 0);
+  if (value < 0)
+    digits[sizeof digits - 1 - n++] = '-';
+  g_string_append_len (out, digits + sizeof digits - n, n);
+}
+
 static void
 write_scalar (GString  *out,
               JsonNode *node)
@@ -197,7 +218,7 @@ write_scalar (GString  *out,
       write_string (out, json_node_get_string (node));
       break;
     case G_TYPE_INT64:
-      g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+      write_int (out, json_node_get_int (node));
       break;
     case G_TYPE_BOOLEAN:
       g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
@@ -228,9 +249,30 @@ compare_keys (const void *a,
 
 typedef struct
 {
-  JsonObject  *object;  /* or NULL for an array */
-  JsonArray   *array;
-  const char **keys;    /* the object's members, sorted */
+  const char *name;
+  JsonNode   *node;
+} Member;
+
+/* Records have a dozen members at most: an insertion sort beats qsort. */
+static void
+sort_members (Member *members,
+              guint   n)
+{
+  for (guint i = 1; i < n; i++)
+    {
+      Member member = members[i];
+      guint j = i;
+
+      for (; j > 0 && strcmp (members[j - 1].name, member.name) > 0; j--)
+        members[j] = members[j - 1];
+      members[j] = member;
+    }
+}
+
+typedef struct
+{
+  JsonArray   *array;   /* or NULL for an object */
+  Member      *members; /* the object's, sorted by name */
   guint        index;
   guint        length;
   gboolean     first;
@@ -250,23 +292,25 @@ write_canonical (GString  *out,
 
       if (node != NULL)
         {
-          Frame frame = { NULL, NULL, NULL, 0, 0, TRUE };
+          Frame frame = { NULL, NULL, 0, 0, TRUE };
 
           if (JSON_NODE_HOLDS_OBJECT (node))
             {
+              JsonObject *object = json_node_get_object (node);
               JsonObjectIter iter;
               const char *name;
+              JsonNode *member;
               guint i = 0;
 
-              /* Iterated in place: json_object_get_members() copies the list. */
-              frame.object = json_node_get_object (node);
-              frame.length = json_object_get_size (frame.object);
-              frame.keys = g_new (const char *, frame.length + 1);
-              json_object_iter_init (&iter, frame.object);
-              while (i < frame.length && json_object_iter_next (&iter, &name, NULL))
-                frame.keys[i++] = name;
+              /* Iterated in place (json_object_get_members() copies the
+               * list), each name with its value: no lookups afterwards. */
+              frame.length = json_object_get_size (object);
+              frame.members = g_new (Member, frame.length + 1);
+              json_object_iter_init (&iter, object);
+              while (i < frame.length && json_object_iter_next (&iter, &name, &member))
+                frame.members[i++] = (Member) { name, member };
               frame.length = i;
-              qsort (frame.keys, frame.length, sizeof (const char *), compare_keys);
+              sort_members (frame.members, frame.length);
               g_string_append_c (out, '{');
               g_array_append_val (stack, frame);
             }
@@ -287,18 +331,17 @@ write_canonical (GString  *out,
       top = &g_array_index (stack, Frame, stack->len - 1);
       if (top->index < top->length)
         {
-          if (top->object != NULL)
+          if (top->members != NULL)
             {
-              const char *key = top->keys[top->index++];
-              JsonNode *member = json_object_get_member (top->object, key);
+              Member *member = &top->members[top->index++];
 
-              if (member == NULL || JSON_NODE_HOLDS_NULL (member))
+              if (member->node == NULL || JSON_NODE_HOLDS_NULL (member->node))
                 continue;
               if (!top->first)
                 g_string_append_c (out, ',');
-              write_string (out, key);
+              write_string (out, member->name);
               g_string_append_c (out, ':');
-              node = member;
+              node = member->node;
             }
           else
             {
@@ -310,8 +353,8 @@ write_canonical (GString  *out,
         }
       else
         {
-          g_string_append_c (out, top->object != NULL ? '}' : ']');
-          g_free (top->keys);
+          g_string_append_c (out, top->members != NULL ? '}' : ']');
+          g_free (top->members);
           g_array_set_size (stack, stack->len - 1);
         }
     }
