@@ -142,7 +142,7 @@ JsonObject *
 test_process_wait_event (TestProcess *self,
                          const char  *event)
 {
-  gint64 deadline = g_get_monotonic_time () + test_process_timeout_s () * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + (gint64) test_process_timeout_s () * G_USEC_PER_SEC;
 
   for (;;)
     {
