@@ -30,19 +30,6 @@ typedef struct
 
 static Session session;
 
-static guint16
-free_port (void)
-{
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  g_assert_true (g_socket_bind (socket, any, TRUE, NULL));
-  bound = g_socket_get_local_address (socket, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 /* What a camera would see: the window rendered to a PNG. */
 static void
 screenshot (GtkWidget  *widget,
@@ -145,7 +132,7 @@ test_pair_from_screenshot (void)
   g_autoptr(CompanionKeyStore) key_store = NULL;
   g_autoptr(CompanionDesktopServer) server = NULL;
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, free_port ());
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, test_util_free_port ());
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) event = NULL;
   g_autofree char *png = g_build_filename (session.dir, "window.png", NULL);
@@ -255,17 +242,11 @@ static void
 test_phone_export (void)
 {
   g_autofree char *output = NULL;
-  g_autofree char *errors = NULL;
-  g_autoptr(GError) error = NULL;
-  int status;
-  const char *argv[] = { g_getenv ("COMPANION_PHONE"), "export", "--state-dir", session.phone_dir, NULL };
 
   g_assert_nonnull (session.phone);
   test_process_send (session.phone, "{\"type\":\"quit\"}");
   g_assert_cmpint (test_process_finish (g_steal_pointer (&session.phone)), ==, 0);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &output, &errors, &status, &error));
-  g_assert_no_error (error);
+  output = test_process_export (test_process_program ("COMPANION_PHONE"), session.phone_dir);
   g_assert_nonnull (strstr (output, "\"text\":\"Sent from the desktop 🚀\""));
   g_assert_nonnull (strstr (output, "\"name\":\"desktop-notes.txt\""));
   WAIT_FOR (strstr (companion_window_get_status (session.window), "offline") != NULL);

@@ -112,24 +112,6 @@ vm_rss_kib (void)
   return line != NULL ? (gsize) g_ascii_strtoull (line + 6, NULL, 10) : 0;
 }
 
-static guint16
-free_port (void)
-{
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (socket, any, TRUE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 /* ---- a desktop and a phone --------------------------------------------------------- */
 
 typedef struct
@@ -349,7 +331,7 @@ pair_new (guint64 auto_limit)
 {
   Pair *p = g_new0 (Pair, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, free_port ());
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, test_util_free_port ());
   g_autoptr(GError) error = NULL;
 
   p->completed = g_ptr_array_new_with_free_func (g_free);

@@ -42,15 +42,6 @@ result_clear (Result *result)
   g_clear_pointer (&result->err, g_free);
 }
 
-static const char *
-program (const char *variable)
-{
-  const char *path = g_getenv (variable);
-
-  g_assert_nonnull (path);
-  return path;
-}
-
 static Result
 run (const char *first, ...)
 {
@@ -126,7 +117,7 @@ test_pair_reconnect_unlink (void)
   keyring_env ();
 
   /* 1. Pair: the desktop shows a code, the phone scans the PNG. */
-  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (cli, "listening");
@@ -146,7 +137,7 @@ test_pair_reconnect_unlink (void)
   payload_text = companion_pairing_payload_to_string (payload);
   psk_b32 = companion_base32_encode (companion_pairing_payload_get_psk (payload), 32);
 
-  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                       "--name", "Test Phone", NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (phone, "scanned");
@@ -177,11 +168,11 @@ test_pair_reconnect_unlink (void)
   g_assert_cmpint (test_process_finish (cli), ==, 0);
 
   /* 2. Both restarted: they find each other again with KK, no QR. */
-  cli = test_process_start (program ("COMPANION_CLI"), "run", "--json", "--state-dir", desk,
+  cli = test_process_start (test_process_program ("COMPANION_CLI"), "run", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (cli, "listening");
-  phone = test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (phone, "connected");
   g_clear_pointer (&event, json_object_unref);
@@ -200,7 +191,7 @@ test_pair_reconnect_unlink (void)
   g_assert_cmpint (test_process_finish (phone), ==, 0);
 
   {
-    Result result = run (program ("COMPANION_PHONE"), "run", "--state-dir", phone_state, NULL);
+    Result result = run (test_process_program ("COMPANION_PHONE"), "run", "--state-dir", phone_state, NULL);
     g_assert_cmpint (result.status, ==, 1);
     g_assert_nonnull (strstr (result.err, "not paired"));
     result_clear (&result);
@@ -222,10 +213,10 @@ test_reconnect_refused_after_unlink (void)
 
   keyring_env ();
 
-  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
   event = test_process_wait_event (cli, "qr");
-  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state, NULL);
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state, NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (phone, "connected");
   test_process_send (phone, "{\"type\": \"quit\"}");
@@ -234,20 +225,20 @@ test_reconnect_refused_after_unlink (void)
   g_assert_cmpint (test_process_finish (cli), ==, 0);
 
   keyring_env ();
-  result = run (program ("COMPANION_CLI"), "unlink", "--state-dir", desk, NULL);
+  result = run (test_process_program ("COMPANION_CLI"), "unlink", "--state-dir", desk, NULL);
   g_assert_cmpint (result.status, ==, 0);
   g_assert_nonnull (strstr (result.out, "Unlinked"));
   result_clear (&result);
-  result = run (program ("COMPANION_CLI"), "status", "--state-dir", desk, NULL);
+  result = run (test_process_program ("COMPANION_CLI"), "status", "--state-dir", desk, NULL);
   g_assert_nonnull (strstr (result.out, "Not paired"));
   result_clear (&result);
 
   /* Listening again (unpaired, so showing a new code). */
-  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                     "--listen", "127.0.0.1:0", NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (cli, "qr");
-  phone = test_process_start (program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "run", "--json", "--state-dir", phone_state, NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (phone, "disconnected");
   if (strstr (json_object_get_string_member (event, "reason"), "pair again") == NULL)
@@ -277,10 +268,10 @@ test_first_sync (void)
   gint64 messages;
 
   keyring_env ();
-  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                             "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
   event = test_process_wait_event (cli, "qr");
-  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                               "--generate", test_process_sanitized ()
                                 ? "chats=50,messages=2000,media=40,calls=300,seed=7"
                                 : "chats=50,messages=20000,media=40,calls=300,seed=7", NULL);
@@ -313,8 +304,8 @@ test_first_sync (void)
   g_assert_cmpint (test_process_finish (phone), ==, 0);
   g_assert_cmpint (test_process_finish (cli), ==, 0);
 
-  desk_export = run (program ("COMPANION_CLI"), "export", "--state-dir", desk, NULL);
-  phone_export = run (program ("COMPANION_PHONE"), "export", "--state-dir", phone_state, NULL);
+  desk_export = run (test_process_program ("COMPANION_CLI"), "export", "--state-dir", desk, NULL);
+  phone_export = run (test_process_program ("COMPANION_PHONE"), "export", "--state-dir", phone_state, NULL);
   g_assert_cmpint (desk_export.status, ==, 0);
   g_assert_cmpint (phone_export.status, ==, 0);
   g_assert_cmpuint (strlen (desk_export.out), >, (gsize) messages * 50);
@@ -354,10 +345,10 @@ test_send_file (void)
     bytes[i] = (guint8) g_rand_int (rand);
   g_assert_true (g_file_set_contents (source, (const char *) bytes, (gssize) size, NULL));
 
-  cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+  cli = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                             "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
   event = test_process_wait_event (cli, "qr");
-  phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+  phone = test_process_start (test_process_program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                               "--generate", "chats=5,messages=200,media=4,calls=10,seed=3", NULL);
   g_clear_pointer (&event, json_object_unref);
   event = test_process_wait_event (cli, "synced");
@@ -409,8 +400,8 @@ test_send_file (void)
   }
   g_assert_cmpint (test_process_finish (cli), ==, 0);
 
-  desk_export = run (program ("COMPANION_CLI"), "export", "--state-dir", desk, NULL);
-  phone_export = run (program ("COMPANION_PHONE"), "export", "--state-dir", phone_state, NULL);
+  desk_export = run (test_process_program ("COMPANION_CLI"), "export", "--state-dir", desk, NULL);
+  phone_export = run (test_process_program ("COMPANION_PHONE"), "export", "--state-dir", phone_state, NULL);
   g_assert_cmpint (desk_export.status, ==, 0);
   g_assert_cmpint (phone_export.status, ==, 0);
   g_assert_nonnull (strstr (phone_export.out, "\"mime\":\"application/pdf\",\"name\":\"Quarterly report.pdf\""));
@@ -460,11 +451,11 @@ test_auto_download_limit (void)
           g_setenv ("GSETTINGS_BACKEND", "keyfile", TRUE);
           g_setenv ("XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
         }
-      cli = test_process_start (program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
+      cli = test_process_start (test_process_program ("COMPANION_CLI"), "pair", "--json", "--state-dir", desk,
                                 "--listen", "127.0.0.1:0", "--qr-png", png, NULL);
       g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
       event = test_process_wait_event (cli, "qr");
-      phone = test_process_start (program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
+      phone = test_process_start (test_process_program ("COMPANION_PHONE"), "scan", png, "--json", "--state-dir", phone_state,
                                   "--fixture", fixture, NULL);
       g_clear_pointer (&event, json_object_unref);
       event = test_process_wait_event (cli, "synced");
@@ -512,7 +503,7 @@ assert_phone_scan_fails (const char *image,
 {
   g_autofree char *dir = g_path_get_dirname (image);
   g_autofree char *state = g_build_filename (dir, "phone", NULL);
-  Result result = run (program ("COMPANION_PHONE"), "scan", image, "--state-dir", state, NULL);
+  Result result = run (test_process_program ("COMPANION_PHONE"), "scan", image, "--state-dir", state, NULL);
 
   g_assert_cmpint (result.status, ==, 1);
   g_assert_cmpstr (result.out, ==, "");
@@ -584,7 +575,7 @@ test_usage_errors (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      const char *p = program (cases[i].var);
+      const char *p = test_process_program (cases[i].var);
       Result result = run (p, cases[i].args[0], cases[i].args[0] ? cases[i].args[1] : NULL,
                            cases[i].args[0] && cases[i].args[1] ? cases[i].args[2] : NULL, NULL);
 
@@ -598,24 +589,24 @@ static void
 test_status_and_version (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("companion-status-XXXXXX", NULL);
-  Result result = run (program ("COMPANION_CLI"), "status", "--state-dir", dir, NULL);
+  Result result = run (test_process_program ("COMPANION_CLI"), "status", "--state-dir", dir, NULL);
   g_autoptr(JsonObject) status = NULL;
 
   g_assert_cmpint (result.status, ==, 0);
   g_assert_nonnull (strstr (result.out, "Not paired"));
   result_clear (&result);
 
-  result = run (program ("COMPANION_CLI"), "status", "--json", "--state-dir", dir, NULL);
+  result = run (test_process_program ("COMPANION_CLI"), "status", "--json", "--state-dir", dir, NULL);
   g_assert_cmpint (result.status, ==, 0);
   status = parse_line (result.out, "status");
   g_assert_false (json_object_get_boolean_member (status, "paired"));
   result_clear (&result);
 
-  result = run (program ("COMPANION_CLI"), "--version", NULL);
+  result = run (test_process_program ("COMPANION_CLI"), "--version", NULL);
   g_assert_cmpint (result.status, ==, 0);
   g_assert_true (g_str_has_prefix (result.out, "companion-cli "));
   result_clear (&result);
-  result = run (program ("COMPANION_PHONE"), "--version", NULL);
+  result = run (test_process_program ("COMPANION_PHONE"), "--version", NULL);
   g_assert_cmpint (result.status, ==, 0);
   g_assert_true (g_str_has_prefix (result.out, "companion-phone "));
   result_clear (&result);
