@@ -709,6 +709,17 @@ schedule (CompanionMediaTransfer *self)
 
 /* ---- from the phone -------------------------------------------------------------- */
 
+/* The big-endian offset after the hash in a chunk header. */
+static guint64
+header_offset (const guint8 *header)
+{
+  guint64 offset = 0;
+
+  for (guint i = 0; i < 8; i++)
+    offset = offset << 8 | header[HASH_LEN + i];
+  return offset;
+}
+
 CompanionMediaChunkVerdict
 companion_media_chunk_judge (const CompanionMediaChunkExpectation *expect,
                              const guint8                         *header,
@@ -720,8 +731,7 @@ companion_media_chunk_judge (const CompanionMediaChunkExpectation *expect,
 
   if (header_len != COMPANION_MEDIA_CHUNK_HEADER_LEN || memcmp (header, expect->hash, HASH_LEN) != 0)
     return COMPANION_MEDIA_CHUNK_IGNORE;
-  for (guint i = 0; i < 8; i++)
-    offset = offset << 8 | header[HASH_LEN + i];
+  offset = header_offset (header);
   if (offset_out != NULL)
     *offset_out = offset;
   /* What the phone sent of an earlier, cancelled request of the same media
@@ -1041,14 +1051,11 @@ companion_media_chunk_parse (GBytes  *header,
 {
   gsize len = 0;
   const guint8 *h = g_bytes_get_data (header, &len);
-  guint64 offset = 0;
 
   if (len != COMPANION_MEDIA_CHUNK_HEADER_LEN)
     return FALSE;
   memcpy (raw_out, h, HASH_LEN);
-  for (guint i = 0; i < 8; i++)
-    offset = offset << 8 | h[HASH_LEN + i];
-  *offset_out = offset;
+  *offset_out = header_offset (h);
   return TRUE;
 }
 
