@@ -38,7 +38,8 @@ for scheme in default prefer-light prefer-dark; do
   mkfifo "$work/phone-in"
   exec 3<>"$work/phone-in"
   paired=
-  for _ in $(seq 1 60); do
+  # Up to a minute: on a loaded machine the first frames come late.
+  for _ in $(seq 1 120); do
     sleep 0.5
     kill -0 "$pid" 2>/dev/null || { cat "$work/app.log"; echo "companion exited early ($scheme)"; exit 1; }
     import -window root "$work/shot.png" 2>/dev/null || continue
