@@ -756,14 +756,17 @@ companion_desktop_sync_is_up_to_date (CompanionDesktopSync *self)
 
 typedef struct
 {
-  char    *chat_id;
-  GFile   *file;
-  char    *caption;
+  /* Borrowed: the outer task holds self, and self the store, until the
+   * worker's callback. */
+  CompanionMirrorStore *store;
+  char                 *chat_id;
+  GFile                *file;
+  char                 *caption;
   /* Found on the worker thread. */
-  char    *hash;
-  guint64  size;
-  char    *mime;
-  char    *name;
+  char                 *hash;
+  guint64               size;
+  char                 *mime;
+  char                 *name;
 } SendFile;
 
 static void
@@ -821,7 +824,6 @@ send_file_thread (GTask        *task,
                   gpointer      task_data,
                   GCancellable *cancellable)
 {
-  CompanionDesktopSync *self = source_object;
   SendFile *job = task_data;
   g_autofree char *shown = g_file_get_parse_name (job->file);
   g_autoptr(GFileInfo) info = NULL;
@@ -892,7 +894,7 @@ send_file_thread (GTask        *task,
       job->mime = g_strdup ("application/octet-stream");
     }
 
-  job->hash = companion_mirror_store_import_media_file (self->store, G_INPUT_STREAM (stream),
+  job->hash = companion_mirror_store_import_media_file (job->store, G_INPUT_STREAM (stream),
                                                         COMPANION_DESKTOP_SYNC_MAX_FILE_SIZE, &job->size,
                                                         cancellable, &error);
   if (job->hash == NULL)
@@ -920,8 +922,8 @@ on_file_copied (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  CompanionDesktopSync *self = COMPANION_DESKTOP_SYNC (source);
   g_autoptr(GTask) task = user_data;
+  CompanionDesktopSync *self = g_task_get_source_object (task);
   SendFile *job = g_task_get_task_data (G_TASK (result));
   g_autoptr(JsonObject) media = NULL;
   g_autoptr(JsonObject) fields = NULL;
@@ -1002,10 +1004,14 @@ companion_desktop_sync_send_file_async (CompanionDesktopSync *self,
     }
 
   job = g_new0 (SendFile, 1);
+  job->store = self->store;
   job->chat_id = g_strdup (chat_id);
   job->file = g_object_ref (file);
   job->caption = g_strdup (caption);
-  worker = g_task_new (self, cancellable, on_file_copied, g_steal_pointer (&task));
+  /* The worker holds no reference to self: GTask may drop its last
+   * reference on the worker thread, and self must end on this one. The
+   * outer task keeps self alive until on_file_copied. */
+  worker = g_task_new (NULL, cancellable, on_file_copied, g_steal_pointer (&task));
   g_task_set_source_tag (worker, send_file_thread);
   g_task_set_task_data (worker, job, (GDestroyNotify) send_file_free);
   g_task_run_in_thread (worker, send_file_thread);

@@ -834,7 +834,7 @@ typedef struct
 static void
 keep_free (Keep *keep)
 {
-  g_object_unref (keep->store);
+  g_clear_object (&keep->store);
   g_free (keep->hash);
   g_free (keep->path);
   g_free (keep);
@@ -861,12 +861,15 @@ on_kept (GObject      *source,
          GAsyncResult *result,
          gpointer      user_data)
 {
-  CompanionMediaTransfer *self = COMPANION_MEDIA_TRANSFER (source);
+  g_autoptr(CompanionMediaTransfer) self = user_data;
+  Keep *keep = g_task_get_task_data (G_TASK (result));
   Active *active = self->active;
   g_autoptr(GError) error = NULL;
   g_autofree char *done_hash = NULL;
   gboolean complete = FALSE;
 
+  /* Released here, not when the task goes, which may be on the worker. */
+  g_clear_object (&keep->store);
   if (active == NULL || !active->finishing)
     return;
   if (!g_task_propagate_boolean (G_TASK (result), &error) ||
@@ -943,7 +946,9 @@ on_media_end (CompanionDesktopServer *server,
   crypto_generichash_final (active->hashing, keep->digest, HASH_LEN);
   g_clear_pointer (&active->hashing, g_aligned_free);
   active->finishing = TRUE;
-  task = g_task_new (self, NULL, on_kept, NULL);
+  /* GTask may drop its last reference on the worker thread: it holds no
+   * object, so self and the store end on this thread. */
+  task = g_task_new (NULL, NULL, on_kept, g_object_ref (self));
   g_task_set_source_tag (task, on_media_end);
   g_task_set_task_data (task, keep, (GDestroyNotify) keep_free);
   g_task_run_in_thread (task, keep_thread);
