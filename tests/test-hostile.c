@@ -1244,7 +1244,14 @@ test_replay (void)
 
       g_ptr_array_add (intruders, intruder);
       RIG_WAIT_FOR (rig, intruder_finished (intruder));
-      g_assert_cmpuint (intruder_close_code (intruder), ==, COMPANION_CLOSE_PROTOCOL);
+      /* What matters is the desktop's reason: the replayed records did not
+       * decrypt. Its close frame (4007) may be lost to the intruder when
+       * the socket is reset with replayed bytes still unread. */
+      RIG_WAIT_FOR (rig, desktop_said (rig, "failed to decrypt") == i + 1);
+      if (intruder_close_code (intruder) == 0)
+        g_test_message ("replay %u: the connection ended without a close frame", i);
+      else
+        g_assert_cmpuint (intruder_close_code (intruder), ==, COMPANION_CLOSE_PROTOCOL);
       rig_probe (rig);
     }
   for (guint i = 0; i < intruders->len; i++)
