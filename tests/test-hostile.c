@@ -370,6 +370,17 @@ count_closed (GPtrArray *intruders)
 }
 
 static guint
+count_not_upgraded (GPtrArray *intruders)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < intruders->len; i++)
+    if (!intruder_upgraded (g_ptr_array_index (intruders, i)))
+      n++;
+  return n;
+}
+
+static guint
 count_close_code (GPtrArray *intruders,
                   guint      code)
 {
@@ -1031,8 +1042,14 @@ test_text_frames (void)
         rig_probe (rig);
     }
   rig_wait_all_closed (rig, intruders, 1);
+  rig_probe (rig);
+  /* Refused for the text frame or as too many once upgraded; on a loaded
+   * machine some are cut before their request was read (the unread cap),
+   * which the desktop reports. */
+  g_assert_cmpuint (count_not_upgraded (intruders), <=, desktop_said (rig, "were sending their request"));
   g_assert_cmpuint (count_close_code (intruders, COMPANION_CLOSE_PROTOCOL) +
-                    count_close_code (intruders, COMPANION_CLOSE_TOO_MANY), ==, intruders->len);
+                    count_close_code (intruders, COMPANION_CLOSE_TOO_MANY) +
+                    count_not_upgraded (intruders), ==, intruders->len);
   g_assert_cmpuint (count_close_code (intruders, COMPANION_CLOSE_PROTOCOL), >, 0);
   rig_finish (rig, "text frames");
 }
