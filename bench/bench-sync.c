@@ -6,8 +6,8 @@
  *      every message searchable, its ratio to the baseline's time, and the
  *      peak resident memory of both processes;
  *  B3  from the phone's "scanned" to the complete chat list (every chat
- *      and its newest message committed), for the smallest and the largest
- *      data set.
+ *      and its newest message committed), for the largest data set and the
+ *      one with the fewest messages over as many chats.
  *
  * The phone's data is generated before the desktop starts, so that a long
  * generation cannot outlive the pairing code.
@@ -38,6 +38,7 @@ typedef struct
 {
   const char *spec;
   gint64      messages;
+  gint64      chats;
   double      chat_list_s;
   double      sync_s;
   double      baseline_s;
@@ -174,6 +175,7 @@ measure (const char *cli,
       }
   }
   run->messages = counts.messages;
+  run->chats = counts.chats;
 
   desktop = test_process_start (cli, "pair", "--json", "--state-dir", desk, "--listen", "127.0.0.1:0",
                                 "--qr-png", png, NULL);
@@ -239,19 +241,22 @@ static void
 print_rows (const Run *runs,
             guint      n)
 {
-  const Run *small = &runs[0], *large = &runs[0];
-  g_autofree char *large_size = NULL, *small_size = NULL, *name = NULL;
+  const Run *small = NULL, *large = &runs[0];
+  g_autofree char *large_size = NULL, *small_size = NULL, *name = NULL, *chats = NULL;
+  g_autofree char *baseline_name = NULL;
   double ratio;
 
   for (guint i = 1; i < n; i++)
-    {
-      if (runs[i].messages > large->messages)
-        large = &runs[i];
-      if (runs[i].messages < small->messages)
-        small = &runs[i];
-    }
+    if (runs[i].messages > large->messages)
+      large = &runs[i];
+  /* B3 asks whether history slows the chat list: it compares phones that
+   * differ only in their history, with the same chats. */
+  for (guint i = 0; i < n; i++)
+    if (runs[i].chats == large->chats && (small == NULL || runs[i].messages < small->messages))
+      small = &runs[i];
   large_size = size_name (large->messages);
   small_size = size_name (small->messages);
+  chats = size_name (large->chats);
 
   /* The ratio of rates over the same rows is the inverse ratio of times. */
   ratio = large->baseline_s / large->sync_s;
@@ -266,12 +271,13 @@ print_rows (const Run *runs,
   bench_report_row ("B2", name, large->phone_mib, "MiB", NAN, NULL, NAN, "≤ 200 MiB", large->phone_mib <= 200);
   g_free (name);
 
-  name = g_strdup_printf ("scan to complete chat list, %s messages", small_size);
+  name = g_strdup_printf ("scan to complete chat list, %s chats, %s messages", chats, small_size);
   bench_report_row ("B3", name, small->chat_list_s, "s", NAN, NULL, NAN, "≤ 1 s", small->chat_list_s <= 1);
   g_free (name);
-  name = g_strdup_printf ("scan to complete chat list, %s messages", large_size);
+  name = g_strdup_printf ("scan to complete chat list, %s chats, %s messages", chats, large_size);
+  baseline_name = g_strdup_printf ("the same chats with %s messages", small_size);
   ratio = large->chat_list_s / small->chat_list_s;
-  bench_report_row ("B3", name, large->chat_list_s, "s", small->chat_list_s, "the same at the smallest size", ratio,
+  bench_report_row ("B3", name, large->chat_list_s, "s", small->chat_list_s, baseline_name, ratio,
                     "≤ 1 s, ≤ 1.2 × the smallest", large->chat_list_s <= 1 && ratio <= 1.2);
 }
 

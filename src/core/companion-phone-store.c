@@ -191,12 +191,14 @@ static const char * const statement_sql[N_STATEMENTS] = {
   /* The first sync's pages as stored text: key, time, record. */
   [S_TEXT_CONTACTS] = "SELECT id, 0, record FROM contacts ORDER BY id",
   [S_TEXT_CHATS] = "SELECT id, 0, record FROM chats ORDER BY id",
-  [S_TEXT_PREVIEWS] = "SELECT m.id, m.time, m.record FROM chats c JOIN messages m ON m.id ="
-                      " (SELECT id FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1)"
+  /* By rowid, which messages_chat_time carries: one B-tree fewer to walk
+   * a chat than by id, which counts on a cold cache. */
+  [S_TEXT_PREVIEWS] = "SELECT m.id, m.time, m.record FROM chats c JOIN messages m ON m.rowid ="
+                      " (SELECT rowid FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1)"
                       " ORDER BY c.id",
   [S_TEXT_PREVIEW_MEDIA] = "SELECT hash, 0, record FROM media WHERE hash IN"
-                           " (SELECT m.media FROM chats c JOIN messages m ON m.id ="
-                           " (SELECT id FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1))"
+                           " (SELECT m.media FROM chats c JOIN messages m ON m.rowid ="
+                           " (SELECT rowid FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1))"
                            " ORDER BY hash",
   [S_TEXT_MEDIA_FIRST] = "SELECT hash, 0, record FROM media ORDER BY hash LIMIT ?3",
   [S_TEXT_MEDIA_AFTER] = "SELECT hash, 0, record FROM media WHERE hash > ?2 ORDER BY hash LIMIT ?3",
