@@ -12,6 +12,7 @@
 #include "companion-desktop-sync.h"
 #include "companion-file-key-store.h"
 #include "companion-fixture.h"
+#include "companion-generator.h"
 #include "companion-mirror-store.h"
 #include "companion-pairing-offer.h"
 #include "companion-phone-client.h"
@@ -43,7 +44,40 @@ typedef struct
   GPtrArray              *done;     /* client ids */
   GPtrArray              *refused;  /* client ids */
   GError                 *sync_error;
+  GArray                 *pages;       /* Page, in the order they arrived */
+  guint64                 committed;   /* snapshot records committed so far */
 } Pair;
+
+typedef struct
+{
+  CompanionEntity entity;
+  guint           records;
+  guint64         committed_before; /* records committed when it arrived */
+} Page;
+
+static void
+on_snapshot_page (CompanionDesktopServer *server,
+                  const char             *type,
+                  JsonObject             *record,
+                  Pair                   *pair)
+{
+  Page page = { 0 };
+  JsonNode *records = json_object_get_member (record, "records");
+
+  g_assert_true (companion_entity_from_string (json_object_get_string_member (record, "entity"), &page.entity));
+  page.records = json_array_get_length (json_node_get_array (records));
+  page.committed_before = pair->committed;
+  g_array_append_val (pair->pages, page);
+}
+
+static void
+on_progress (CompanionDesktopSync *sync,
+             const char           *entity,
+             guint                 records,
+             Pair                 *pair)
+{
+  pair->committed += records;
+}
 
 static void
 on_synced (CompanionDesktopSync *sync,
@@ -119,7 +153,18 @@ phone_export (Pair *pair)
 }
 
 static Pair *
+pair_new_with (const char *spec);
+
+static Pair *
 pair_new (void)
+{
+  return pair_new_with (NULL);
+}
+
+/* A desktop and a paired phone after their first sync; the phone holds the
+ * small fixture, or data generated from SPEC when not NULL. */
+static Pair *
+pair_new_with (const char *spec)
 {
   Pair *pair = g_new0 (Pair, 1);
   g_autofree char *desk = NULL;
@@ -140,7 +185,15 @@ pair_new (void)
 
   pair->phone_store = companion_phone_store_open (phone, &error);
   g_assert_no_error (error);
-  g_assert_true (companion_fixture_load (pair->phone_store, fixture, &counts, &error));
+  if (spec == NULL)
+    g_assert_true (companion_fixture_load (pair->phone_store, fixture, &counts, &error));
+  else
+    {
+      CompanionGeneratorSpec parsed;
+
+      g_assert_true (companion_generator_parse_spec (spec, &parsed, &error));
+      g_assert_true (companion_generator_run (pair->phone_store, &parsed, NULL, &error));
+    }
   g_assert_no_error (error);
   pair->events = companion_phone_events_new (pair->phone_store, &error);
   g_assert_no_error (error);
@@ -154,6 +207,9 @@ pair_new (void)
   pair->mirror = companion_mirror_store_open (desk, &error);
   g_assert_no_error (error);
   pair->desktop_sync = companion_desktop_sync_new (pair->server, pair->mirror);
+  pair->pages = g_array_new (FALSE, FALSE, sizeof (Page));
+  g_signal_connect (pair->server, "session-record::snapshot", G_CALLBACK (on_snapshot_page), pair);
+  g_signal_connect (pair->desktop_sync, "progress", G_CALLBACK (on_progress), pair);
   g_signal_connect (pair->desktop_sync, "synced", G_CALLBACK (on_synced), pair);
   g_signal_connect (pair->desktop_sync, "failed", G_CALLBACK (on_sync_failed), pair);
   g_signal_connect (pair->desktop_sync, "command-done", G_CALLBACK (on_command_done), pair);
@@ -191,6 +247,7 @@ pair_free (Pair *pair)
   g_clear_object (&pair->key_store);
   g_ptr_array_unref (pair->done);
   g_ptr_array_unref (pair->refused);
+  g_array_unref (pair->pages);
   g_clear_error (&pair->sync_error);
   g_free (pair->root);
   g_free (pair);
@@ -230,6 +287,47 @@ test_first_sync_and_live (void)
   g_assert_cmpstr (desk_after, ==, phone_after);
   g_assert_nonnull (strstr (desk_after, "live ¡hola! 👋"));
   g_assert_nonnull (strstr (desk_after, "Lisboa 2026"));
+  pair_free (pair);
+}
+
+/* The chat list (contacts, chats, the media the previews show, the
+ * previews) is committed before the first page of history arrives. */
+static void
+test_chat_list_first (void)
+{
+  Pair *pair = pair_new_with ("chats=40,messages=6000,media=30,calls=200,seed=3");
+  gint64 chats = companion_phone_store_count (pair->phone_store, COMPANION_ENTITY_CHAT, NULL);
+  guint64 before = 0;
+  guint64 previews = 0;
+  guint i = 0;
+  const Page *page;
+
+  /* Contacts, then chats. */
+  for (; i < pair->pages->len && g_array_index (pair->pages, Page, i).entity == COMPANION_ENTITY_CONTACT; i++)
+    before += g_array_index (pair->pages, Page, i).records;
+  for (; i < pair->pages->len && g_array_index (pair->pages, Page, i).entity == COMPANION_ENTITY_CHAT; i++)
+    before += g_array_index (pair->pages, Page, i).records;
+  g_assert_cmpuint (before, >, (guint64) chats);
+  /* The previews' media, then at most one preview a chat. */
+  for (; i < pair->pages->len && g_array_index (pair->pages, Page, i).entity == COMPANION_ENTITY_MEDIA; i++)
+    before += g_array_index (pair->pages, Page, i).records;
+  for (; i < pair->pages->len && g_array_index (pair->pages, Page, i).entity == COMPANION_ENTITY_MESSAGE &&
+         previews < (guint64) chats; i++)
+    {
+      previews += g_array_index (pair->pages, Page, i).records;
+      before += g_array_index (pair->pages, Page, i).records;
+    }
+  g_assert_cmpuint (previews, >, 0);
+  g_assert_cmpuint (previews, <=, (guint64) chats);
+
+  /* The next page is history: it came only once all of that was committed. */
+  g_assert_cmpuint (i, <, pair->pages->len);
+  page = &g_array_index (pair->pages, Page, i);
+  g_test_message ("chat list: %u pages, %" G_GUINT64_FORMAT " records; the first history page "
+                  "arrived with %" G_GUINT64_FORMAT " committed", i, before, page->committed_before);
+  g_assert_cmpuint (page->committed_before, ==, before);
+  g_assert_cmpuint (companion_mirror_store_count (pair->mirror, COMPANION_ENTITY_MESSAGE, NULL), ==,
+                    companion_phone_store_count (pair->phone_store, COMPANION_ENTITY_MESSAGE, NULL));
   pair_free (pair);
 }
 
@@ -407,6 +505,7 @@ main (int   argc,
   g_assert_true (companion_core_init (NULL));
 
   g_test_add_func ("/sync/first-sync-and-live", test_first_sync_and_live);
+  g_test_add_func ("/sync/chat-list-first", test_chat_list_first);
   g_test_add_func ("/sync/commands", test_commands);
   g_test_add_func ("/sync/outbox-while-away", test_outbox_while_away);
   g_test_add_func ("/sync/bad-batches", test_bad_batches);

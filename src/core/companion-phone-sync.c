@@ -45,6 +45,7 @@ struct _CompanionPhoneSync
   gboolean              phase_listed;  /* the current phase's list is read up */
   gboolean              must_answer;   /* a sync-request not answered yet */
   gboolean              previews_queued; /* refill: this read was the previews */
+  gboolean              list_committed; /* the chat list is acknowledged: history may follow */
   GPtrArray            *previews;      /* each chat's newest message, sent first (texts) */
   GPtrArray            *preview_media; /* the media they show, sent before them */
 
@@ -307,6 +308,15 @@ pump (CompanionPhoneSync *self)
         {
           if (!refill (self))
             return;
+          /* The chat list is committed on its own before any history is
+           * sent: the desktop is usable at once, and the list's commit
+           * does not compete with a stream of history for the machine. */
+          if (!g_queue_is_empty (&self->pending) && self->phase > PHASE_PREVIEWS && !self->list_committed)
+            {
+              if (self->in_flight > 0)
+                return;
+              self->list_committed = TRUE;
+            }
           if (!g_queue_is_empty (&self->pending))
             {
               if (!send_snapshot_page (self))
@@ -351,6 +361,7 @@ on_sync_request (CompanionPhoneClient *client,
   self->must_answer = TRUE;
   self->before_time = G_MAXINT64;
   self->phase_listed = FALSE;
+  self->list_committed = FALSE;
 
   if (cursor < 0 || (guint64) cursor > last)
     {
