@@ -220,7 +220,7 @@ on_failed (CompanionMediaTransfer *media, const char *hash, GError *error, Pair 
 static void
 on_p_media_request (CompanionPhoneClient *client, const char *type, JsonObject *record, Pair *p)
 {
-  p->request_offset = json_object_get_int_member (record, "offset");
+  p->request_offset = companion_json_get_int (record, "offset", -1);
 }
 
 static void
@@ -793,6 +793,24 @@ test_unknown (void)
   answer = g_ptr_array_index (p->media_errors, 1);
   g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "bad-offset");
   g_assert_cmpstr (json_object_get_string_member (answer, "hash"), ==, kept);
+
+  /* Members of the wrong JSON kind, both ways: refused or ignored, never
+   * a critical (the tests make criticals fatal). */
+  {
+    g_autoptr(JsonObject) odd = test_util_json_object ("{\"type\": \"media-request\", \"hash\": {}, \"offset\": []}");
+    g_autoptr(JsonObject) odd_error = test_util_json_object ("{\"type\": \"media-error\", \"hash\": [], "
+                                                             "\"code\": {}, \"message\": [1]}");
+
+    g_assert_true (companion_desktop_server_send_record (p->server, odd, &error));
+    g_assert_no_error (error);
+    WAIT_FOR (p->media_errors->len == 3);
+    answer = g_ptr_array_index (p->media_errors, 2);
+    g_assert_cmpstr (json_object_get_string_member (answer, "code"), ==, "invalid");
+    g_assert_true (companion_phone_client_send_record (p->client, odd_error, &error));
+    g_assert_no_error (error);
+    WAIT_FOR (p->media_errors->len == 4);
+    g_assert_cmpuint (p->failed->len, ==, 1);
+  }
 
   /* The session goes on: the other one still comes. */
   g_assert_true (companion_media_transfer_request (p->media, kept, &error));

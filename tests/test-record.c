@@ -1114,6 +1114,25 @@ test_json_get_string (void)
   g_assert_null (companion_json_get_string (object, "o"));
   g_assert_null (companion_json_get_string (object, "a"));
   g_assert_null (companion_json_get_string (object, "absent"));
+  g_assert_cmpstr (companion_json_get_string_or (object, "s", "fallback"), ==, "text");
+  g_assert_cmpstr (companion_json_get_string_or (object, "o", "fallback"), ==, "fallback");
+  g_assert_cmpstr (companion_json_get_string_or (object, "n", "fallback"), ==, "fallback");
+}
+
+static void
+test_json_get_int (void)
+{
+  g_autoptr(JsonObject) object = parse_object ("{\"n\":-5,\"big\":9007199254740993,\"f\":1.5,\"s\":\"7\","
+                                               "\"b\":true,\"z\":null,\"o\":{},\"a\":[1]}");
+
+  g_assert_cmpint (companion_json_get_int (object, "n", 0), ==, -5);
+  g_assert_cmpint (companion_json_get_int (object, "big", 0), ==, G_GINT64_CONSTANT (9007199254740993));
+  for (guint i = 0; i < 7; i++)
+    {
+      const char *other[] = { "f", "s", "b", "z", "o", "a", "absent" };
+
+      g_assert_cmpint (companion_json_get_int (object, other[i], -1), ==, -1);
+    }
 }
 
 int
@@ -1139,6 +1158,7 @@ main (int   argc,
   g_test_add_func ("/record/wrong-types", test_wrong_types);
   g_test_add_func ("/record/hostile", test_hostile);
   g_test_add_func ("/record/json-get-string", test_json_get_string);
+  g_test_add_func ("/record/json-get-int", test_json_get_int);
 
   return g_test_run ();
 }

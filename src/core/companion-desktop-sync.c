@@ -212,7 +212,7 @@ on_command_reply (CompanionDesktopServer *server,
                   CompanionDesktopSync   *self)
 {
   g_autoptr(GError) error = NULL;
-  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
+  const char *client_id = companion_json_get_string (record, "client_id");
   g_autofree char *sent_hash = NULL;
   gboolean removed = FALSE;
 
@@ -241,7 +241,7 @@ on_command_reply (CompanionDesktopServer *server,
     {
       g_autoptr(GError) refused = g_error_new (COMPANION_PROTOCOL_ERROR, COMPANION_PROTOCOL_ERROR_INVALID_FIELD,
                                                "The phone refused command %s: %s", client_id,
-                                               json_object_get_string_member_with_default (record, "message", "no reason given"));
+                                               companion_json_get_string_or (record, "message", "no reason given"));
       g_signal_emit (self, signals[SIGNAL_COMMAND_FAILED], 0, client_id, refused);
     }
 }
@@ -465,7 +465,7 @@ static void
 handle_snapshot (CompanionDesktopSync *self,
                  JsonObject           *record)
 {
-  const char *entity_name = json_object_get_string_member_with_default (record, "entity", "");
+  const char *entity_name = companion_json_get_string_or (record, "entity", "");
   JsonNode *list = json_object_get_member (record, "records");
   PageInfo page;
   JsonArray *array;
@@ -524,7 +524,7 @@ static void
 handle_snapshot_end (CompanionDesktopSync *self,
                      JsonObject           *record)
 {
-  gint64 seq = json_object_get_int_member_with_default (record, "seq", -1);
+  gint64 seq = companion_json_get_int (record, "seq", -1);
   Commit *commit;
 
   if (!flush_pages (self))
@@ -538,7 +538,7 @@ handle_snapshot_end (CompanionDesktopSync *self,
    * indexes takes a while on a large mirror. */
   commit = commit_new (self);
   commit->seq = (guint64) seq;
-  commit->head = (guint64) MAX (seq, json_object_get_int_member_with_default (record, "head", seq));
+  commit->head = (guint64) MAX (seq, companion_json_get_int (record, "head", seq));
   companion_snapshot_writer_finish_async (self->writer, (guint64) seq, on_committed, commit);
 }
 
@@ -598,7 +598,7 @@ handle_changes (CompanionDesktopSync *self,
       fail (self, g_steal_pointer (&error));
       return;
     }
-  self->head = (guint64) MAX (0, json_object_get_int_member_with_default (record, "head", 0));
+  self->head = (guint64) MAX (0, companion_json_get_int (record, "head", 0));
   acknowledge (self);
   g_signal_emit (self, signals[SIGNAL_CHANGES_APPLIED], 0, changes);
   g_signal_emit (self, signals[SIGNAL_SYNCED], 0, companion_mirror_store_get_cursor (self->store));

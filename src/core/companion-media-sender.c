@@ -12,6 +12,7 @@
 
 #include "companion-media-sender.h"
 #include "companion-media-transfer.h"
+#include "companion-record.h"
 
 #define HASH_LEN COMPANION_MEDIA_HASH_LEN
 
@@ -186,8 +187,8 @@ on_media_request (CompanionPhoneClient *client,
                   JsonObject           *record,
                   CompanionMediaSender *self)
 {
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  gint64 offset = json_object_get_int_member_with_default (record, "offset", -1);
+  const char *hash = companion_json_get_string (record, "hash");
+  gint64 offset = companion_json_get_int (record, "offset", -1);
   g_autofree char *path = NULL;
   Transfer *t;
   guint8 raw[HASH_LEN];
@@ -247,8 +248,8 @@ on_media_ack (CompanionPhoneClient *client,
               JsonObject           *record,
               CompanionMediaSender *self)
 {
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  gint64 offset = json_object_get_int_member_with_default (record, "offset", -1);
+  const char *hash = companion_json_get_string (record, "hash");
+  gint64 offset = companion_json_get_int (record, "offset", -1);
   Transfer *t = hash != NULL ? g_hash_table_lookup (self->transfers, hash) : NULL;
 
   if (t == NULL)
@@ -271,7 +272,7 @@ on_media_cancel (CompanionPhoneClient *client,
                  JsonObject           *record,
                  CompanionMediaSender *self)
 {
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
+  const char *hash = companion_json_get_string (record, "hash");
   Transfer *t = hash != NULL ? g_hash_table_lookup (self->transfers, hash) : NULL;
 
   if (t == NULL)

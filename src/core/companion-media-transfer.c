@@ -441,7 +441,7 @@ begin (CompanionMediaTransfer *self,
   active->fd = -1;
   active->hash = g_strdup (hash);
   companion_media_hash_to_raw (hash, active->raw);
-  active->size = (guint64) json_object_get_int_member_with_default (record, "size", 0);
+  active->size = (guint64) companion_json_get_int (record, "size", 0);
   active->partial_path = partial_path (self, hash);
   if (state == COMPANION_MEDIA_STATE_COMPLETE)
     {
@@ -906,8 +906,8 @@ on_media_end (CompanionDesktopServer *server,
               CompanionMediaTransfer *self)
 {
   Active *active = self->active;
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  gint64 size = json_object_get_int_member_with_default (record, "size", -1);
+  const char *hash = companion_json_get_string (record, "hash");
+  gint64 size = companion_json_get_int (record, "size", -1);
   g_autoptr(GTask) task = NULL;
   Keep *keep;
 
@@ -961,9 +961,9 @@ on_media_error (CompanionDesktopServer *server,
                 CompanionMediaTransfer *self)
 {
   Active *active = self->active;
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  const char *code = json_object_get_string_member_with_default (record, "code", "");
-  const char *message = json_object_get_string_member_with_default (record, "message", "");
+  const char *hash = companion_json_get_string (record, "hash");
+  const char *code = companion_json_get_string_or (record, "code", "");
+  const char *message = companion_json_get_string_or (record, "message", "");
 
   if (active == NULL || active->finishing || g_strcmp0 (hash, active->hash) != 0)
     return;

@@ -349,7 +349,7 @@ on_sync_request (CompanionPhoneClient *client,
                  JsonObject           *record,
                  CompanionPhoneSync   *self)
 {
-  gint64 cursor = json_object_get_int_member_with_default (record, "cursor", -1);
+  gint64 cursor = companion_json_get_int (record, "cursor", -1);
   guint64 last = companion_phone_store_get_last_seq (self->store);
 
   clear_pending (self);
@@ -501,7 +501,7 @@ receive_upload (CompanionPhoneSync *self,
       return;
     }
   hash = json_object_get_string_member (media, "hash");
-  if (g_strcmp0 (json_object_get_string_member_with_default (fields, "media", NULL), hash) != 0)
+  if (g_strcmp0 (companion_json_get_string (fields, "media"), hash) != 0)
     {
       reply (self, "command-error", client_id, "the message's “media” is not the file that comes with it");
       return;
@@ -580,8 +580,8 @@ on_command (CompanionPhoneClient *client,
             CompanionPhoneSync   *self)
 {
   static const char * const allowed[] = { "message-out", "read", "react", "delete", "edit", NULL };
-  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
-  const char *event = json_object_get_string_member_with_default (record, "event", NULL);
+  const char *client_id = companion_json_get_string (record, "client_id");
+  const char *event = companion_json_get_string (record, "event");
   JsonNode *fields_node = json_object_get_member (record, "fields");
 
   if (client_id == NULL || !companion_record_id_is_valid (COMPANION_ENTITY_MESSAGE, client_id))

@@ -128,6 +128,28 @@ companion_json_get_string (JsonObject *object,
 }
 
 const char *
+companion_json_get_string_or (JsonObject *object,
+                              const char *member,
+                              const char *fallback)
+{
+  const char *value = companion_json_get_string (object, member);
+
+  return value != NULL ? value : fallback;
+}
+
+gint64
+companion_json_get_int (JsonObject *object,
+                        const char *member,
+                        gint64      fallback)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return fallback;
+  return json_node_get_int (node);
+}
+
+const char *
 companion_record_get_id (CompanionEntity  entity,
                          JsonObject      *record)
 {

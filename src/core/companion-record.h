@@ -67,6 +67,15 @@ gboolean         companion_record_id_is_valid    (CompanionEntity  entity,
  * logs a critical when the member is an object or an array. */
 const char      *companion_json_get_string       (JsonObject      *object,
                                                   const char      *member);
+/* The same with FALLBACK for anything but a string. */
+const char      *companion_json_get_string_or    (JsonObject      *object,
+                                                  const char      *member,
+                                                  const char      *fallback);
+/* MEMBER of OBJECT when it is an integer; FALLBACK when it is absent or
+ * anything else (a fraction, a string, an object…). */
+gint64           companion_json_get_int          (JsonObject      *object,
+                                                  const char      *member,
+                                                  gint64           fallback);
 /* "id", or "hash" for media; NULL when absent. */
 const char      *companion_record_get_id         (CompanionEntity  entity,
                                                   JsonObject      *record);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "companion-media-transfer.h"
+#include "companion-record.h"
 #include "companion-upload-receiver.h"
 
 typedef struct
@@ -147,8 +148,8 @@ on_upload_end (CompanionPhoneClient    *client,
                JsonObject              *record,
                CompanionUploadReceiver *self)
 {
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  gint64 size = json_object_get_int_member_with_default (record, "size", -1);
+  const char *hash = companion_json_get_string (record, "hash");
+  gint64 size = companion_json_get_int (record, "size", -1);
   Receiving *r = hash != NULL ? g_hash_table_lookup (self->receiving, hash) : NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *done = NULL;
@@ -188,7 +189,7 @@ on_upload_cancel (CompanionPhoneClient    *client,
                   JsonObject              *record,
                   CompanionUploadReceiver *self)
 {
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
+  const char *hash = companion_json_get_string (record, "hash");
 
   if (hash == NULL || !g_hash_table_contains (self->receiving, hash))
     return;

@@ -203,9 +203,9 @@ on_upload_request (CompanionDesktopServer *server,
                    JsonObject             *record,
                    CompanionUploadSender  *self)
 {
-  const char *client_id = json_object_get_string_member_with_default (record, "client_id", NULL);
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  gint64 offset = json_object_get_int_member_with_default (record, "offset", -1);
+  const char *client_id = companion_json_get_string (record, "client_id");
+  const char *hash = companion_json_get_string (record, "hash");
+  gint64 offset = companion_json_get_int (record, "offset", -1);
   Offer *offer = client_id != NULL ? g_hash_table_lookup (self->offers, client_id) : NULL;
   g_autofree char *path = NULL;
   Upload *upload;
@@ -262,8 +262,8 @@ on_upload_ack (CompanionDesktopServer *server,
                JsonObject             *record,
                CompanionUploadSender  *self)
 {
-  const char *hash = json_object_get_string_member_with_default (record, "hash", NULL);
-  gint64 offset = json_object_get_int_member_with_default (record, "offset", -1);
+  const char *hash = companion_json_get_string (record, "hash");
+  gint64 offset = companion_json_get_int (record, "offset", -1);
   Upload *upload = hash != NULL ? g_hash_table_lookup (self->uploads, hash) : NULL;
   g_autofree char *client_id = NULL;
   guint64 size;
