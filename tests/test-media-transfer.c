@@ -819,6 +819,68 @@ test_unknown (void)
   pair_free (p);
 }
 
+static guint
+open_descriptors (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static guint
+count_codes (GPtrArray  *records,
+             const char *code)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < records->len; i++)
+    if (g_strcmp0 (companion_json_get_string (g_ptr_array_index (records, i), "code"), code) == 0)
+      n++;
+  return n;
+}
+
+/* A desktop asking for more media than any needs at once: the phone opens
+ * a file only when its turn comes, and holds at most
+ * COMPANION_MEDIA_MAX_REQUESTS requests; the others are answered "busy". */
+static void
+test_many_requests (void)
+{
+  Pair *p = pair_new (0);
+  g_autoptr(GPtrArray) hashes = g_ptr_array_new_with_free_func (g_free);
+  guint extra = 20;
+  guint before;
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < COMPANION_MEDIA_MAX_REQUESTS + extra; i++)
+    g_ptr_array_add (hashes, phone_add_media (p, 70000, 100 + i));
+  pair_connect (p);
+  before = open_descriptors ();
+
+  for (guint i = 0; i < hashes->len; i++)
+    {
+      g_autoptr(JsonObject) request = json_object_new ();
+
+      json_object_set_string_member (request, "type", "media-request");
+      json_object_set_string_member (request, "hash", g_ptr_array_index (hashes, i));
+      json_object_set_int_member (request, "offset", 0);
+      g_assert_true (companion_desktop_server_send_record (p->server, request, &error));
+      g_assert_no_error (error);
+    }
+  /* Nobody acknowledges these chunks: what the window holds stays held. */
+  WAIT_FOR (count_codes (p->media_errors, "busy") >= extra);
+  test_loop_spin (100);
+  g_test_message ("%u requests: %u busy, descriptors %u → %u", hashes->len,
+                  count_codes (p->media_errors, "busy"), before, open_descriptors ());
+  g_assert_cmpuint (count_codes (p->media_errors, "busy"), ==, extra);
+  g_assert_cmpuint (open_descriptors (), <=, before + 4);
+  g_assert_true (companion_desktop_server_is_connected (p->server));
+  pair_free (p);
+}
+
 static void
 test_auto_limit (void)
 {
@@ -1423,6 +1485,7 @@ main (int   argc,
   g_test_add_func ("/media/resume-restart", test_resume_restart);
   g_test_add_func ("/media/wrong-bytes", test_wrong_bytes);
   g_test_add_func ("/media/unknown", test_unknown);
+  g_test_add_func ("/media/many-requests", test_many_requests);
   g_test_add_func ("/media/auto-limit", test_auto_limit);
   g_test_add_func ("/media/memory", test_memory);
   g_test_add_func ("/media/write-fails", test_write_fails);

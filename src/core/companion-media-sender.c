@@ -20,7 +20,8 @@ typedef struct
 {
   char    *hash;
   guint8   raw[HASH_LEN];
-  int      fd;
+  char    *path;
+  int      fd;       /* opened when its turn comes, closed after its end */
   guint64  size;
   guint64  sent;     /* offset of the next chunk */
   guint64  acked;    /* the desktop has everything before this */
@@ -45,6 +46,7 @@ transfer_free (Transfer *t)
 {
   if (t->fd >= 0)
     close (t->fd);
+  g_free (t->path);
   g_free (t->hash);
   g_free (t);
 }
@@ -111,6 +113,21 @@ read_into_chunk (guint8   *data,
   return !source->failed;
 }
 
+/* T, first in line, cannot be read: it is dropped and the desktop told. */
+static void
+drop_unreadable (CompanionMediaSender *self,
+                 Transfer             *t,
+                 const char           *reason)
+{
+  g_autofree char *message = g_strdup_printf ("Cannot read media %s: %s", t->hash, reason);
+  g_autofree char *hash = g_strdup (t->hash);
+
+  g_message ("%s", message);
+  g_queue_pop_head (&self->queue);
+  g_hash_table_remove (self->transfers, hash);
+  send_error (self, hash, "io", message);
+}
+
 /* Sends while the window has room: chunks of the first media in line, its
  * media-end, then the next one's. */
 static void
@@ -132,6 +149,11 @@ pump (CompanionMediaSender *self)
 
           if (busy + want > window)
             return; /* wait for an ack */
+          if (t->fd < 0 && (t->fd = g_open (t->path, O_RDONLY | O_CLOEXEC, 0)) < 0)
+            {
+              drop_unreadable (self, t, g_strerror (errno));
+              continue;
+            }
           companion_media_chunk_header (header, t->raw, t->sent);
           source.transfer = t;
           source.failed = FALSE;
@@ -139,13 +161,7 @@ pump (CompanionMediaSender *self)
                                                          read_into_chunk, &source, &error) &&
               source.failed)
             {
-              g_autofree char *message = g_strdup_printf ("Cannot read media %s: %s", t->hash, error->message);
-              g_autofree char *hash = g_strdup (t->hash);
-
-              g_message ("%s", message);
-              g_queue_pop_head (&self->queue);
-              g_hash_table_remove (self->transfers, hash);
-              send_error (self, hash, "io", message);
+              drop_unreadable (self, t, error->message);
               continue;
             }
           if (error != NULL)
@@ -173,7 +189,8 @@ pump (CompanionMediaSender *self)
             }
           g_queue_pop_head (&self->queue);
           t->end_sent = TRUE;
-          close (t->fd);
+          if (t->fd >= 0)
+            close (t->fd);
           t->fd = -1;
           if (t->acked == t->size)
             g_hash_table_remove (self->transfers, t->hash);
@@ -192,8 +209,7 @@ on_media_request (CompanionPhoneClient *client,
   g_autofree char *path = NULL;
   Transfer *t;
   guint8 raw[HASH_LEN];
-  struct stat st;
-  int fd;
+  GStatBuf st;
 
   if (!companion_media_hash_to_raw (hash, raw) || offset < 0)
     {
@@ -209,14 +225,21 @@ on_media_request (CompanionPhoneClient *client,
       g_hash_table_remove (self->transfers, hash);
     }
 
+  /* Bounded, and a file is only opened when its turn comes: a desktop
+   * asking for thousands at once costs neither memory nor descriptors. */
+  if (g_hash_table_size (self->transfers) >= COMPANION_MEDIA_MAX_REQUESTS)
+    {
+      g_autofree char *message = g_strdup_printf ("The phone holds %d media requests already",
+                                                  COMPANION_MEDIA_MAX_REQUESTS);
+
+      send_error (self, hash, "busy", message);
+      return;
+    }
   path = companion_phone_store_get_media_path (self->store, hash);
-  fd = path != NULL ? g_open (path, O_RDONLY | O_CLOEXEC, 0) : -1;
-  if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+  if (path == NULL || g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
     {
       g_autofree char *message = g_strdup_printf ("The phone has no media %s", hash);
 
-      if (fd >= 0)
-        close (fd);
       send_error (self, hash, "unknown", message);
       return;
     }
@@ -226,7 +249,6 @@ on_media_request (CompanionPhoneClient *client,
                                                   "fewer than the offset %" G_GINT64_FORMAT,
                                                   hash, (guint64) st.st_size, offset);
 
-      close (fd);
       send_error (self, hash, "bad-offset", message);
       return;
     }
@@ -234,7 +256,8 @@ on_media_request (CompanionPhoneClient *client,
   t = g_new0 (Transfer, 1);
   t->hash = g_strdup (hash);
   memcpy (t->raw, raw, HASH_LEN);
-  t->fd = fd;
+  t->path = g_steal_pointer (&path);
+  t->fd = -1;
   t->size = (guint64) st.st_size;
   t->sent = t->acked = (guint64) offset;
   g_hash_table_insert (self->transfers, t->hash, t);

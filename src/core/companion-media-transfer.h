@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 /* ...and the desktop acknowledges every this many, and at the end. */
 #define COMPANION_MEDIA_ACK_EVERY             4
 #define COMPANION_MEDIA_AUTO_DOWNLOAD_DEFAULT (G_GUINT64_CONSTANT (16) * 1024 * 1024)
+/* Media requests the phone holds at once (sending or waiting); more are
+ * answered "busy". The desktop asks for one at a time. */
+#define COMPANION_MEDIA_MAX_REQUESTS          256
 #define COMPANION_MEDIA_HASH_LEN              32
 
 /* Chunk helpers for both directions (media from the phone, files from the
