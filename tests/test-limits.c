@@ -12,6 +12,8 @@
 #include "companion-record.h"
 #include "companion-session-protocol.h"
 
+#include "test-util.h"
+
 /* A name of exactly LEN bytes, of two-byte characters where it can. */
 static char *
 name_of (gsize len)
@@ -108,6 +110,94 @@ test_addresses (void)
   g_assert_nonnull (strstr (error->message, "more than 4 addresses"));
 }
 
+/* Each rule of the session records, one bad value at a time: the parser
+ * refuses it with the field named, and the good record still parses. */
+static void
+test_session_records (void)
+{
+  static const char good_key[] = "\"identity\": \"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"";
+  static const char zero_key[] = "\"identity\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"";
+  static const char good_rest[] = "\"name\": \"Desk\", \"addresses\": [\"192.168.1.2:47390\"]";
+  const struct
+  {
+    const char *type;
+    const char *fields;   /* after "type" */
+    int         code;
+    const char *says;
+  } cases[] = {
+    { "confirm", "\"name\": \"Phone\"", -1, NULL },
+    { "confirm", "", COMPANION_PROTOCOL_ERROR_MISSING_FIELD, "“name”" },
+    { "confirm", "\"name\": 5", COMPANION_PROTOCOL_ERROR_MISSING_FIELD, "“name”" },
+    { "confirm", "\"name\": {}", COMPANION_PROTOCOL_ERROR_MISSING_FIELD, "“name”" },
+    { "confirm", "\"name\": \"\"", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "1 to 64 bytes" },
+    { "confirm", "\"name\": \"a\\u0007b\"", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "control characters" },
+    { "confirm", "\"name\": \"a\\u0085b\"", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "control characters" },
+    { "hello", good_rest, -1, NULL },
+    { "hello", "\"name\": \"Desk\"", COMPANION_PROTOCOL_ERROR_MISSING_FIELD, "“addresses”" },
+    { "hello", "\"name\": \"Desk\", \"addresses\": \"192.168.1.2:47390\"",
+      COMPANION_PROTOCOL_ERROR_MISSING_FIELD, "“addresses”" },
+    { "hello", "\"name\": \"Desk\", \"addresses\": [5]", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "ADDR:PORT" },
+    { "hello", "\"name\": \"Desk\", \"addresses\": [\"nowhere\"]", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "ADDR:PORT" },
+    { "hello", "\"name\": \"Desk\", \"addresses\": [\"192.168.1.2:0\"]", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "ADDR:PORT" },
+    { "hello", "\"name\": \"Desk\", \"addresses\": [[]]", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "ADDR:PORT" },
+    { "welcome", NULL, -1, NULL },  /* good_key, good_rest */
+    { "welcome", good_rest, COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "“identity”" },
+    { "welcome", "\"identity\": 7", COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "“identity”" },
+    { "welcome", "\"identity\": \"not base64 at all, but 44 chars long!!!!!!!\"",
+      COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "“identity”" },
+    { "welcome", "\"identity\": \"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHw==\"",
+      COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "“identity”" },
+    { "welcome", zero_key, COMPANION_PROTOCOL_ERROR_INVALID_FIELD, "“identity”" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = NULL;
+      g_autoptr(JsonObject) record = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *name = NULL;
+      g_auto(GStrv) addresses = NULL;
+      guint8 key[32];
+      gboolean ok;
+
+      if (cases[i].fields == NULL)
+        text = g_strdup_printf ("{\"type\": \"%s\", %s, %s}", cases[i].type, good_key, good_rest);
+      else if (g_str_equal (cases[i].type, "welcome") && strstr (cases[i].fields, "identity") != NULL)
+        text = g_strdup_printf ("{\"type\": \"%s\", %s, %s}", cases[i].type, cases[i].fields, good_rest);
+      else
+        text = g_strdup_printf ("{\"type\": \"%s\"%s%s}", cases[i].type, *cases[i].fields ? ", " : "",
+                                cases[i].fields);
+      record = test_util_json_object (text);
+      if (g_str_equal (cases[i].type, "confirm"))
+        ok = (name = companion_session_record_parse_confirm (record, &error)) != NULL;
+      else if (g_str_equal (cases[i].type, "hello"))
+        ok = companion_session_record_parse_hello (record, &name, &addresses, &error);
+      else
+        ok = companion_session_record_parse_welcome (record, key, &name, &addresses, &error);
+
+      if (cases[i].code < 0)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          continue;
+        }
+      g_test_message ("%s", text);
+      g_assert_false (ok);
+      g_assert_error (error, COMPANION_PROTOCOL_ERROR, cases[i].code);
+      g_assert_nonnull (strstr (error->message, cases[i].says));
+    }
+
+  /* A record of another type is refused as such. */
+  {
+    g_autoptr(JsonObject) hello = test_util_json_object ("{\"type\": \"hello\", \"name\": \"Desk\", \"addresses\": []}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *name = companion_session_record_parse_confirm (hello, &error);
+
+    g_assert_null (name);
+    g_assert_error (error, COMPANION_PROTOCOL_ERROR, COMPANION_PROTOCOL_ERROR_UNEXPECTED_RECORD);
+  }
+}
+
 /* A message whose canonical JSON is exactly SIZE bytes: its text mixes
  * control characters (six bytes each once escaped) and letters, so the
  * text stays under its own 48 KiB limit. */
@@ -176,6 +266,7 @@ main (int   argc,
 
   g_test_add_func ("/limits/names", test_names);
   g_test_add_func ("/limits/addresses", test_addresses);
+  g_test_add_func ("/limits/session-records", test_session_records);
   g_test_add_func ("/limits/record-size", test_record_size);
 
   return g_test_run ();
