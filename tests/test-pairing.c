@@ -1603,6 +1603,99 @@ test_unlink_from_phone (void)
   desktop_free (d);
 }
 
+/* Someone at the desktop's address who closes every session at once with
+ * CODE, before any handshake: a close code there is not authenticated. */
+typedef struct
+{
+  gushort    code;
+  guint      connections;
+  GPtrArray *held;   /* the connections, kept until closed */
+} Impostor;
+
+static void
+on_impostor_websocket (SoupServer              *server,
+                       SoupServerMessage       *message,
+                       const char              *path,
+                       SoupWebsocketConnection *connection,
+                       Impostor                *impostor)
+{
+  impostor->connections++;
+  g_ptr_array_add (impostor->held, g_object_ref (connection));
+  soup_websocket_connection_close (connection, impostor->code, "advisory");
+}
+
+/* Close codes before authentication are advisory: a paired phone told
+ * "unlinked", "not paired", "unknown identity", "already paired" or
+ * "replaced" by whoever answers at the desktop's address forgets nothing
+ * and keeps trying; the real desktop then gets it back. */
+static void
+test_advisory_close_codes (void)
+{
+  Desktop *d = desktop_new ();
+  Phone *p = phone_new ("Advisory");
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = NULL;
+  const gushort codes[] = { COMPANION_CLOSE_UNLINKED, COMPANION_CLOSE_NOT_PAIRED, COMPANION_CLOSE_UNKNOWN_IDENTITY,
+                            COMPANION_CLOSE_ALREADY_PAIRED, COMPANION_CLOSE_REPLACED };
+  g_autofree char *desktop_dir = NULL;
+
+  pair_phone (d, p);
+  phone_close (p);
+  address = g_inet_socket_address_new (loopback, d->port);
+  /* The desktop goes away; its folder stays for its return. */
+  desktop_dir = g_strdup (d->dir);
+  g_signal_handlers_disconnect_by_data (d->server, d);
+  g_clear_object (&d->server);
+  test_loop_drain ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
+    {
+      Impostor impostor = { codes[i], 0, g_ptr_array_new_with_free_func (g_object_unref) };
+      g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+      g_autoptr(CompanionPairingRecord) record = NULL;
+      g_autoptr(GError) error = NULL;
+
+      soup_server_remove_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+      soup_server_add_websocket_handler (server, COMPANION_PATH_SESSION, NULL, NULL,
+                                         (SoupServerWebsocketCallback) on_impostor_websocket, &impostor, NULL);
+      g_assert_true (soup_server_listen (server, address, 0, &error));
+      g_assert_no_error (error);
+
+      phone_open (p);
+      g_assert_true (companion_phone_client_connect (p->client, NULL));
+      /* Refused, then tried again: nothing was acted on. */
+      WAIT_FOR (impostor.connections >= 3);
+      g_assert_cmpuint (p->n_unlinked, ==, 0);
+      g_assert_true (companion_phone_client_is_paired (p->client));
+      phone_close (p);
+      record = load_record (p->dir);
+      g_assert_nonnull (record);
+      g_assert_true (companion_pairing_record_has_peer (record));
+
+      soup_server_disconnect (server);
+      test_loop_drain ();
+      g_ptr_array_unref (impostor.held);
+    }
+
+  /* The real desktop is back at its address: the phone is its phone still. */
+  {
+    g_autoptr(GError) error = NULL;
+    guint connected = p->n_connected;
+
+    d->server = companion_desktop_server_new (desktop_dir, d->key_store, &error);
+    g_assert_no_error (error);
+    g_signal_connect (d->server, "connected", G_CALLBACK (on_desktop_connected), d);
+    g_assert_true (companion_desktop_server_listen (d->server, G_INET_SOCKET_ADDRESS (address), &error));
+    g_assert_no_error (error);
+    phone_open (p);
+    g_assert_true (companion_phone_client_connect (p->client, NULL));
+    WAIT_FOR (p->n_connected > connected && companion_desktop_server_is_connected (d->server));
+  }
+
+  phone_free (p);
+  desktop_free (d);
+}
+
 /* ---- 12. keepalive ---------------------------------------------------------------- */
 
 static void
@@ -2045,6 +2138,7 @@ main (int   argc,
   g_test_add_func ("/tunnel/limits", test_limits);
   g_test_add_func ("/pairing/unlink-from-desktop", test_unlink_from_desktop);
   g_test_add_func ("/pairing/unlink-from-phone", test_unlink_from_phone);
+  g_test_add_func ("/pairing/advisory-close-codes", test_advisory_close_codes);
   g_test_add_func ("/tunnel/keepalive", test_keepalive);
   g_test_add_func ("/tunnel/keepalive-raw", test_keepalive_raw);
   g_test_add_func ("/tunnel/rekey", test_rekey);
