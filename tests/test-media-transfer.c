@@ -843,40 +843,55 @@ count_codes (GPtrArray  *records,
   return n;
 }
 
-/* A desktop asking for more media than any needs at once: the phone opens
- * a file only when its turn comes, and holds at most
- * COMPANION_MEDIA_MAX_REQUESTS requests; the others are answered "busy". */
+static void
+request_by_hand (Pair       *p,
+                 const char *hash)
+{
+  g_autoptr(JsonObject) request = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (request, "type", "media-request");
+  json_object_set_string_member (request, "hash", hash);
+  json_object_set_int_member (request, "offset", 0);
+  g_assert_true (companion_desktop_server_send_record (p->server, request, &error));
+  g_assert_no_error (error);
+}
+
+/* A desktop that never acknowledges gets exactly the window of chunks; one
+ * asking for more media than any needs at once: the phone opens a file
+ * only when its turn comes, and holds at most COMPANION_MEDIA_MAX_REQUESTS
+ * requests; the others are answered "busy". */
 static void
 test_many_requests (void)
 {
   Pair *p = pair_new (0);
   g_autoptr(GPtrArray) hashes = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *large = phone_add_media (p, 2 * MiB, 99);
+  guint64 window = (guint64) COMPANION_MEDIA_WINDOW * COMPANION_MEDIA_CHUNK_SIZE;
   guint extra = 20;
   guint before;
-  g_autoptr(GError) error = NULL;
 
-  for (guint i = 0; i < COMPANION_MEDIA_MAX_REQUESTS + extra; i++)
+  for (guint i = 0; i < COMPANION_MEDIA_MAX_REQUESTS - 1 + extra; i++)
     g_ptr_array_add (hashes, phone_add_media (p, 70000, 100 + i));
   pair_connect (p);
   before = open_descriptors ();
 
-  for (guint i = 0; i < hashes->len; i++)
-    {
-      g_autoptr(JsonObject) request = json_object_new ();
+  /* The window, at its edge: 16 chunks and not one more. */
+  request_by_hand (p, large);
+  WAIT_FOR (p->chunk_bytes >= window);
+  test_loop_spin (200);
+  g_assert_cmpuint (p->chunk_bytes, ==, window);
 
-      json_object_set_string_member (request, "type", "media-request");
-      json_object_set_string_member (request, "hash", g_ptr_array_index (hashes, i));
-      json_object_set_int_member (request, "offset", 0);
-      g_assert_true (companion_desktop_server_send_record (p->server, request, &error));
-      g_assert_no_error (error);
-    }
+  for (guint i = 0; i < hashes->len; i++)
+    request_by_hand (p, g_ptr_array_index (hashes, i));
   /* Nobody acknowledges these chunks: what the window holds stays held. */
   WAIT_FOR (count_codes (p->media_errors, "busy") >= extra);
   test_loop_spin (100);
-  g_test_message ("%u requests: %u busy, descriptors %u → %u", hashes->len,
+  g_test_message ("%u requests: %u busy, descriptors %u → %u", hashes->len + 1,
                   count_codes (p->media_errors, "busy"), before, open_descriptors ());
   g_assert_cmpuint (count_codes (p->media_errors, "busy"), ==, extra);
   g_assert_cmpuint (open_descriptors (), <=, before + 4);
+  g_assert_cmpuint (p->chunk_bytes, ==, window);
   g_assert_true (companion_desktop_server_is_connected (p->server));
   pair_free (p);
 }

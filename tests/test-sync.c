@@ -21,6 +21,7 @@
 #include "companion-phone-sync.h"
 #include "companion-record.h"
 #include "companion-session-protocol.h"
+#include "companion-sync-protocol.h"
 
 #include "test-loop.h"
 #include "test-util.h"
@@ -46,6 +47,10 @@ typedef struct
   GError                 *sync_error;
   GArray                 *pages;       /* Page, in the order they arrived */
   guint64                 committed;   /* snapshot records committed so far */
+  guint                   committed_pages;
+  gboolean                hold_acks;   /* keep the desktop's acks from the phone */
+  GPtrArray              *held_acks;   /* JsonObject */
+  guint                   acks_delivered;
 } Pair;
 
 typedef struct
@@ -70,6 +75,22 @@ on_snapshot_page (CompanionDesktopServer *server,
   g_array_append_val (pair->pages, page);
 }
 
+/* Connected before the phone's sync: an ack held here never reaches it. */
+static void
+on_phone_ack (CompanionPhoneClient *client,
+              const char           *type,
+              JsonObject           *record,
+              Pair                 *pair)
+{
+  if (!pair->hold_acks)
+    {
+      pair->acks_delivered++;
+      return;
+    }
+  g_ptr_array_add (pair->held_acks, json_object_ref (record));
+  g_signal_stop_emission_by_name (client, "session-record::ack");
+}
+
 static void
 on_progress (CompanionDesktopSync *sync,
              const char           *entity,
@@ -77,6 +98,7 @@ on_progress (CompanionDesktopSync *sync,
              Pair                 *pair)
 {
   pair->committed += records;
+  pair->committed_pages++;
 }
 
 static void
@@ -161,10 +183,10 @@ pair_new (void)
   return pair_new_with (NULL);
 }
 
-/* A desktop and a paired phone after their first sync; the phone holds the
- * small fixture, or data generated from SPEC when not NULL. */
+/* A desktop and a phone that has just started pairing with it; the phone
+ * holds the small fixture, or data generated from SPEC when not NULL. */
 static Pair *
-pair_new_with (const char *spec)
+pair_start_with (const char *spec)
 {
   Pair *pair = g_new0 (Pair, 1);
   g_autofree char *desk = NULL;
@@ -220,11 +242,20 @@ pair_new_with (const char *spec)
   pair->client = companion_phone_client_new (phone, "Test phone", &error);
   g_assert_no_error (error);
   companion_phone_client_set_timing (pair->client, 30000, 90000, 50, 200);
+  pair->held_acks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_signal_connect (pair->client, "session-record::ack", G_CALLBACK (on_phone_ack), pair);
   pair->phone_sync = companion_phone_sync_new (pair->client, pair->phone_store);
   companion_phone_client_pair (pair->client,
                                companion_pairing_offer_get_payload (companion_desktop_server_get_offer (pair->server)));
+  return pair;
+}
 
-  /* The first sync: everything up to the phone's last change. */
+/* The same after the first sync: everything up to the phone's last change. */
+static Pair *
+pair_new_with (const char *spec)
+{
+  Pair *pair = pair_start_with (spec);
+
   WAIT_FOR (pair->synced_cursor == companion_phone_store_get_last_seq (pair->phone_store));
   return pair;
 }
@@ -248,6 +279,7 @@ pair_free (Pair *pair)
   g_ptr_array_unref (pair->done);
   g_ptr_array_unref (pair->refused);
   g_array_unref (pair->pages);
+  g_ptr_array_unref (pair->held_acks);
   g_clear_error (&pair->sync_error);
   g_free (pair->root);
   g_free (pair);
@@ -328,6 +360,59 @@ test_chat_list_first (void)
   g_assert_cmpuint (page->committed_before, ==, before);
   g_assert_cmpuint (companion_mirror_store_count (pair->mirror, COMPANION_ENTITY_MESSAGE, NULL), ==,
                     companion_phone_store_count (pair->phone_store, COMPANION_ENTITY_MESSAGE, NULL));
+  pair_free (pair);
+}
+
+/* Whether a page of all media (after the previews' messages) came: the
+ * phone sends history only once the chat list is acknowledged. */
+static gboolean
+history_started (Pair *pair)
+{
+  gboolean previews = FALSE;
+
+  for (guint i = 0; i < pair->pages->len; i++)
+    {
+      CompanionEntity entity = g_array_index (pair->pages, Page, i).entity;
+
+      if (entity == COMPANION_ENTITY_MESSAGE)
+        previews = TRUE;
+      else if (entity == COMPANION_ENTITY_MEDIA && previews)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The phone keeps at most COMPANION_SYNC_WINDOW pages unacknowledged:
+ * with the desktop's acks held back on their way, exactly that many are
+ * sent, and the rest once the acks arrive. */
+static void
+test_sync_window (void)
+{
+  Pair *pair = pair_start_with ("chats=40,messages=40000,media=30,calls=200,seed=4");
+  g_autofree char *desk = NULL;
+  g_autofree char *phone = NULL;
+  guint sent;
+
+  /* Once history flows (after the chat list), the acks stop. */
+  WAIT_FOR (history_started (pair));
+  pair->hold_acks = TRUE;
+  WAIT_FOR (pair->pages->len - pair->acks_delivered >= COMPANION_SYNC_WINDOW);
+  test_loop_spin (300);
+  sent = pair->pages->len;
+  g_test_message ("%u pages sent, %u acknowledged, %u acks held", sent, pair->acks_delivered,
+                  pair->held_acks->len);
+  g_assert_cmpuint (sent - pair->acks_delivered, ==, COMPANION_SYNC_WINDOW);
+
+  /* The acks arrive: the rest comes. */
+  pair->hold_acks = FALSE;
+  for (guint i = 0; i < pair->held_acks->len; i++)
+    g_signal_emit_by_name (pair->client, "session-record::ack", "ack", g_ptr_array_index (pair->held_acks, i));
+  WAIT_FOR (pair->synced_cursor == companion_phone_store_get_last_seq (pair->phone_store));
+  g_assert_cmpuint (pair->pages->len, >, sent);
+  g_assert_null (pair->sync_error);
+  desk = mirror_export (pair);
+  phone = phone_export (pair);
+  g_assert_true (g_str_equal (desk, phone));
   pair_free (pair);
 }
 
@@ -506,6 +591,7 @@ main (int   argc,
 
   g_test_add_func ("/sync/first-sync-and-live", test_first_sync_and_live);
   g_test_add_func ("/sync/chat-list-first", test_chat_list_first);
+  g_test_add_func ("/sync/window", test_sync_window);
   g_test_add_func ("/sync/commands", test_commands);
   g_test_add_func ("/sync/outbox-while-away", test_outbox_while_away);
   g_test_add_func ("/sync/bad-batches", test_bad_batches);
