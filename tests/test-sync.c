@@ -22,6 +22,7 @@
 #include "companion-record.h"
 #include "companion-session-protocol.h"
 #include "companion-sync-protocol.h"
+#include "companion-tunnel.h"
 
 #include "test-loop.h"
 #include "test-util.h"
@@ -48,6 +49,7 @@ typedef struct
   GArray                 *pages;       /* Page, in the order they arrived */
   guint64                 committed;   /* snapshot records committed so far */
   guint                   committed_pages;
+  GArray                 *page_sizes;  /* gsize, parallel to pages */
   gboolean                hold_acks;   /* keep the desktop's acks from the phone */
   GPtrArray              *held_acks;   /* JsonObject */
   guint                   acks_delivered;
@@ -58,6 +60,7 @@ typedef struct
   CompanionEntity entity;
   guint           records;
   guint64         committed_before; /* records committed when it arrived */
+  guint           big;              /* records over half a transport message */
 } Page;
 
 static void
@@ -73,6 +76,25 @@ on_snapshot_page (CompanionDesktopServer *server,
   page.records = json_array_get_length (json_node_get_array (records));
   page.committed_before = pair->committed;
   g_array_append_val (pair->pages, page);
+  {
+    /* The page's text as the phone writes it around the canonical records. */
+    JsonArray *array = json_node_get_array (records);
+    g_autofree char *head = g_strdup_printf ("{\"entity\":\"%s\",\"page\":%" G_GINT64_FORMAT ",\"records\":[",
+                                             json_object_get_string_member (record, "entity"),
+                                             json_object_get_int_member (record, "page"));
+    gsize size = strlen (head) + strlen ("],\"type\":\"snapshot\"}");
+
+    for (guint i = 0; i < page.records; i++)
+      {
+        gsize length = 0;
+        g_autofree char *text = companion_canonical_json (json_array_get_element (array, i), &length);
+
+        size += length + (i > 0 ? 1 : 0);
+        if (length > COMPANION_TUNNEL_RECORD_TEXT_MAX / 2)
+          g_array_index (pair->pages, Page, pair->pages->len - 1).big++;
+      }
+    g_array_append_val (pair->page_sizes, size);
+  }
 }
 
 /* Connected before the phone's sync: an ack held here never reaches it. */
@@ -230,6 +252,7 @@ pair_start_with (const char *spec)
   g_assert_no_error (error);
   pair->desktop_sync = companion_desktop_sync_new (pair->server, pair->mirror);
   pair->pages = g_array_new (FALSE, FALSE, sizeof (Page));
+  pair->page_sizes = g_array_new (FALSE, FALSE, sizeof (gsize));
   g_signal_connect (pair->server, "session-record::snapshot", G_CALLBACK (on_snapshot_page), pair);
   g_signal_connect (pair->desktop_sync, "progress", G_CALLBACK (on_progress), pair);
   g_signal_connect (pair->desktop_sync, "synced", G_CALLBACK (on_synced), pair);
@@ -280,6 +303,7 @@ pair_free (Pair *pair)
   g_ptr_array_unref (pair->refused);
   g_array_unref (pair->pages);
   g_ptr_array_unref (pair->held_acks);
+  g_array_unref (pair->page_sizes);
   g_clear_error (&pair->sync_error);
   g_free (pair->root);
   g_free (pair);
@@ -413,6 +437,42 @@ test_sync_window (void)
   desk = mirror_export (pair);
   phone = phone_export (pair);
   g_assert_true (g_str_equal (desk, phone));
+  pair_free (pair);
+}
+
+/* The snapshot page at its edge: a page is at most one transport message
+ * of text, so two messages of the longest text (49 152 bytes) never share
+ * one, and each still travels whole with whatever else fits. Page sizes are counted as the phone
+ * writes them, from the records' canonical JSON. */
+static void
+test_page_edge (void)
+{
+  Pair *pair = pair_start_with (NULL);
+  g_autofree char *longest = g_strnfill (49152, 'x');
+  g_autofree char *fields = g_strdup_printf ("{\"chat\": \"ch-ana\", \"text\": \"%s\"}", longest);
+  g_autofree char *desk = NULL;
+  g_autofree char *phone = NULL;
+  guint big = 0;
+
+  apply_phone_event (pair, "message-in", fields);
+  apply_phone_event (pair, "message-in", fields);
+  WAIT_FOR (pair->synced_cursor == companion_phone_store_get_last_seq (pair->phone_store));
+
+  for (guint i = 0; i < pair->page_sizes->len; i++)
+    {
+      gsize size = g_array_index (pair->page_sizes, gsize, i);
+      const Page *page = &g_array_index (pair->pages, Page, i);
+
+      g_assert_cmpuint (size, <=, COMPANION_TUNNEL_RECORD_TEXT_MAX);
+      g_assert_cmpuint (page->big, <=, 1);
+      big += page->big;
+    }
+  /* Both, and the newest once more as its chat's preview. */
+  g_assert_cmpuint (big, ==, 3);
+  desk = mirror_export (pair);
+  phone = phone_export (pair);
+  g_assert_true (g_str_equal (desk, phone));
+  g_assert_nonnull (strstr (desk, longest));
   pair_free (pair);
 }
 
@@ -592,6 +652,7 @@ main (int   argc,
   g_test_add_func ("/sync/first-sync-and-live", test_first_sync_and_live);
   g_test_add_func ("/sync/chat-list-first", test_chat_list_first);
   g_test_add_func ("/sync/window", test_sync_window);
+  g_test_add_func ("/sync/page-edge", test_page_edge);
   g_test_add_func ("/sync/commands", test_commands);
   g_test_add_func ("/sync/outbox-while-away", test_outbox_while_away);
   g_test_add_func ("/sync/bad-batches", test_bad_batches);

@@ -5,9 +5,11 @@
 
 G_BEGIN_DECLS
 
-/* Sync (docs/protocol.md, "Sync"): pages and batches carry whole records up
+/* Sync (docs/protocol.md, "Sync"): change batches carry whole records up
  * to this many bytes of canonical JSON, so that each fits one Noise message
- * with its envelope; one record (at most 60 KiB) always travels alone. */
+ * with its envelope; one record (at most 60 KiB) always travels alone.
+ * Snapshot pages, written from stored text, fill one transport message
+ * (COMPANION_TUNNEL_RECORD_TEXT_MAX). */
 #define COMPANION_SYNC_PAGE_BUDGET (48 * 1024)
 /* Pages or change batches sent and not yet acknowledged, at most (4 MiB
  * of snapshot pages). */
