@@ -825,7 +825,7 @@ flood (Rig     *rig,
 {
   g_autoptr(GPtrArray) intruders = g_ptr_array_new_with_free_func ((GDestroyNotify) intruder_free);
   g_autofree char *request = upgrade_request (COMPANION_PATH_SESSION);
-  guint too_many, failed = 0, before = 0, dropped = 0;
+  guint too_many, failed = 0, before, dropped = 0;
 
   while (intruders->len < total)
     {
@@ -861,11 +861,10 @@ flood (Rig     *rig,
 
       if (!intruder->connected)
         failed++;
-      if (!intruder_upgraded (intruder))
-        before++;
-      else if (intruder_close_code (intruder) == 0)
+      if (intruder_upgraded (intruder) && intruder_close_code (intruder) == 0)
         dropped++;
     }
+  before = count_not_upgraded (intruders);
   g_test_message ("%u cut before the upgrade (%u of them while connecting), %u without a close frame",
                   before, failed, dropped);
   g_test_message ("%u connections: %u closed as too many, %u at the handshake deadline", total,

@@ -697,21 +697,6 @@ companion_phone_client_send_record_text (CompanionPhoneClient *self,
 }
 
 gboolean
-companion_phone_client_send_chunk (CompanionPhoneClient  *self,
-                                   const guint8          *header,
-                                   gsize                  header_len,
-                                   const guint8          *data,
-                                   gsize                  len,
-                                   GError               **error)
-{
-  g_return_val_if_fail (COMPANION_IS_PHONE_CLIENT (self), FALSE);
-
-  if (!check_connected (self, error))
-    return FALSE;
-  return companion_tunnel_send_chunk (self->tunnel, header, header_len, data, len, error);
-}
-
-gboolean
 companion_phone_client_send_chunk_filled (CompanionPhoneClient    *self,
                                           const guint8            *header,
                                           gsize                    header_len,

@@ -37,13 +37,6 @@ gboolean              companion_phone_client_send_record_text (CompanionPhoneCli
                                                                const char              *text,
                                                                gsize                    len,
                                                                GError                 **error);
-/* Sends a binary chunk (companion_tunnel_send_chunk) in the session. */
-gboolean              companion_phone_client_send_chunk       (CompanionPhoneClient    *self,
-                                                               const guint8            *header,
-                                                               gsize                    header_len,
-                                                               const guint8            *data,
-                                                               gsize                    len,
-                                                               GError                 **error);
 /* Sends a binary chunk whose data FILL writes in place
  * (companion_tunnel_send_chunk_filled) in the session. */
 gboolean              companion_phone_client_send_chunk_filled (CompanionPhoneClient    *self,
