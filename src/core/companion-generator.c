@@ -166,13 +166,6 @@ add (Generator      *g,
 }
 
 static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-static int
 compare_int64 (gconstpointer a,
                gconstpointer b)
 {
@@ -200,7 +193,7 @@ pick_participants (Generator *g,
       taken[c] = 1;
       g_ptr_array_add (ids, contact_id (c));
     }
-  g_ptr_array_sort (ids, compare_strings);
+  g_ptr_array_sort (ids, companion_compare_strings);
   for (guint i = 0; i < ids->len; i++)
     json_array_add_string_element (array, g_ptr_array_index (ids, i));
   return array;

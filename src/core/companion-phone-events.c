@@ -399,13 +399,6 @@ add_change (Event          *ev,
   g_ptr_array_add (ev->changes, companion_change_new_upsert (0, entity, record));
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 /* Sorted, no repeats, every contact known. */
 static JsonArray *
 get_participants (Event      *ev,
@@ -456,7 +449,7 @@ get_participants (Event      *ev,
         }
       g_ptr_array_add (ids, (gpointer) id);
     }
-  g_ptr_array_sort (ids, compare_strings);
+  g_ptr_array_sort (ids, companion_compare_strings);
   sorted = json_array_new ();
   for (guint i = 0; i < ids->len; i++)
     {

@@ -193,13 +193,10 @@ static const char * const statement_sql[N_STATEMENTS] = {
   [S_TEXT_CHATS] = "SELECT id, 0, record FROM chats ORDER BY id",
   /* By rowid, which messages_chat_time carries: one B-tree fewer to walk
    * a chat than by id, which counts on a cold cache. */
-  [S_TEXT_PREVIEWS] = "SELECT m.id, m.time, m.record FROM chats c JOIN messages m ON m.rowid ="
+  [S_TEXT_PREVIEWS] = "SELECT m.id, m.time, m.record, m.media FROM chats c JOIN messages m ON m.rowid ="
                       " (SELECT rowid FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1)"
                       " ORDER BY c.id",
-  [S_TEXT_PREVIEW_MEDIA] = "SELECT hash, 0, record FROM media WHERE hash IN"
-                           " (SELECT m.media FROM chats c JOIN messages m ON m.rowid ="
-                           " (SELECT rowid FROM messages WHERE chat = c.id ORDER BY time DESC, id DESC LIMIT 1))"
-                           " ORDER BY hash",
+  [S_TEXT_PREVIEW_MEDIA] = "SELECT hash, 0, record FROM media WHERE hash = ?1",
   [S_TEXT_MEDIA_FIRST] = "SELECT hash, 0, record FROM media ORDER BY hash LIMIT ?3",
   [S_TEXT_MEDIA_AFTER] = "SELECT hash, 0, record FROM media WHERE hash > ?2 ORDER BY hash LIMIT ?3",
   [S_TEXT_MESSAGES_NEWEST] = "SELECT id, time, record FROM messages ORDER BY time DESC, id DESC LIMIT ?3",
@@ -1488,13 +1485,15 @@ companion_record_text_free (CompanionRecordText *text)
   g_free (text);
 }
 
-/* Steps STMT (key, time, record) and collects each row as stored. */
-static GPtrArray *
-collect_texts (CompanionPhoneStore *self,
-               sqlite3_stmt        *stmt,
-               GError             **error)
+/* Steps STMT (key, time, record[, other key]) and adds each row as stored
+ * to TEXTS; the other keys that are not NULL go to OTHER_KEYS if given. */
+static gboolean
+collect_texts_into (CompanionPhoneStore *self,
+                    sqlite3_stmt        *stmt,
+                    GPtrArray           *texts,
+                    GHashTable          *other_keys,
+                    GError             **error)
 {
-  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_record_text_free);
   int rc;
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -1507,7 +1506,7 @@ collect_texts (CompanionPhoneStore *self,
         {
           g_set_error_literal (error, COMPANION_PHONE_STORE_ERROR, COMPANION_PHONE_STORE_ERROR_CORRUPT,
                                "Phone database: a stored record is missing");
-          return NULL;
+          return FALSE;
         }
       text = g_new (CompanionRecordText, 1);
       text->key = g_strdup (key);
@@ -1515,12 +1514,26 @@ collect_texts (CompanionPhoneStore *self,
       text->length = (gsize) sqlite3_column_bytes (stmt, 2);
       text->json = g_strndup (json, text->length);
       g_ptr_array_add (texts, text);
+      if (other_keys != NULL && sqlite3_column_type (stmt, 3) == SQLITE_TEXT)
+        g_hash_table_add (other_keys, g_strdup ((const char *) sqlite3_column_text (stmt, 3)));
     }
   if (rc != SQLITE_DONE)
     {
       db_error (self, error, "reading records");
-      return NULL;
+      return FALSE;
     }
+  return TRUE;
+}
+
+static GPtrArray *
+collect_texts (CompanionPhoneStore *self,
+               sqlite3_stmt        *stmt,
+               GError             **error)
+{
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_record_text_free);
+
+  if (!collect_texts_into (self, stmt, texts, NULL, error))
+    return NULL;
   return g_steal_pointer (&texts);
 }
 
@@ -1576,7 +1589,9 @@ companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
   g_return_val_if_fail (COMPANION_IS_PHONE_STORE (self), NULL);
   g_return_val_if_fail (previews_out != NULL && preview_media_out != NULL, NULL);
 
-  /* One read transaction: every preview's chat is among the chats. */
+  /* One read transaction: every preview's chat is among the chats. The
+   * previews name their media, looked up one by one: finding each chat's
+   * newest message again would read as much of a large history twice. */
   if (!run_simple (self, S_BEGIN_READ, error))
     return NULL;
   {
@@ -1586,12 +1601,27 @@ companion_phone_store_read_chat_texts (CompanionPhoneStore *self,
   if (chats != NULL)
     {
       g_autoptr(UsedStatement) stmt = use (self, S_TEXT_PREVIEWS);
-      previews = collect_texts (self, stmt, error);
-    }
-  if (previews != NULL)
-    {
-      g_autoptr(UsedStatement) stmt = use (self, S_TEXT_PREVIEW_MEDIA);
-      preview_media = collect_texts (self, stmt, error);
+      g_autoptr(GHashTable) hashes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autofree const char **sorted = NULL;
+      guint n = 0;
+
+      previews = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_record_text_free);
+      preview_media = g_ptr_array_new_with_free_func ((GDestroyNotify) companion_record_text_free);
+      if (!collect_texts_into (self, stmt, previews, hashes, error))
+        g_clear_pointer (&preview_media, g_ptr_array_unref);
+      else
+        {
+          sorted = (const char **) g_hash_table_get_keys_as_array (hashes, &n);
+          qsort (sorted, n, sizeof *sorted, companion_compare_strings);
+        }
+      for (guint i = 0; i < n && preview_media != NULL; i++)
+        {
+          g_autoptr(UsedStatement) media = use (self, S_TEXT_PREVIEW_MEDIA);
+
+          bind_text (media, 1, sorted[i]);
+          if (!collect_texts_into (self, media, preview_media, NULL, error))
+            g_clear_pointer (&preview_media, g_ptr_array_unref);
+        }
     }
   run_simple (self, S_COMMIT, NULL);
   if (preview_media == NULL)

@@ -262,9 +262,9 @@ write_scalar (GString  *out,
     }
 }
 
-static int
-compare_keys (const void *a,
-              const void *b)
+int
+companion_compare_strings (gconstpointer a,
+                           gconstpointer b)
 {
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
@@ -1316,7 +1316,7 @@ companion_export_to_string (CompanionExport *self,
       guint n_ids = 0;
       g_autofree const char **ids = (const char **) g_hash_table_get_keys_as_array (records, &n_ids);
 
-      qsort (ids, n_ids, sizeof (const char *), compare_keys);
+      qsort (ids, n_ids, sizeof (const char *), companion_compare_strings);
       g_string_append_printf (out, "\"%s\":[", sections[i].key);
       for (guint j = 0; j < n_ids; j++)
         {

@@ -76,6 +76,9 @@ const char      *companion_json_get_string_or    (JsonObject      *object,
 gint64           companion_json_get_int          (JsonObject      *object,
                                                   const char      *member,
                                                   gint64           fallback);
+/* For qsort() and g_ptr_array_sort() of strings: by their bytes. */
+int              companion_compare_strings       (gconstpointer    a,
+                                                  gconstpointer    b);
 /* "id", or "hash" for media; NULL when absent. */
 const char      *companion_record_get_id         (CompanionEntity  entity,
                                                   JsonObject      *record);
