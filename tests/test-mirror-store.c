@@ -1293,6 +1293,60 @@ test_snapshot_pages (Fixture       *fixture,
   assert_search (fixture, "cafe", "m-1:ch-1:[Café] au lait?");
 }
 
+/* Pages searchable at their commit (as the desktop's first sync has them):
+ * the rows a commit adds are indexed together at its end, also when a later
+ * page of the same commit changes one, and an older row a page changes is
+ * indexed again. */
+static void
+test_snapshot_pages_searchable (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autoptr(GPtrArray) contacts = records (CONTACT_1, CONTACT_2, NULL);
+  g_autoptr(GPtrArray) chats = records (CHAT_1, CHAT_2, NULL);
+  g_autoptr(GPtrArray) first = records ("{'id':'m-1','chat':'ch-1','from':'c-1','time':100,"
+                                        "'text':'alpha one','deleted':false}", NULL);
+  g_autoptr(GPtrArray) added = records ("{'id':'m-5','chat':'ch-1','from':'c-1','time':500,"
+                                        "'text':'delta five','deleted':false}",
+                                        "{'id':'m-6','chat':'ch-2','time':600,"
+                                        "'text':'zeta six','deleted':false}", NULL);
+  g_autoptr(GPtrArray) changed = records ("{'id':'m-5','chat':'ch-1','from':'c-1','time':500,"
+                                          "'text':'epsilon five','deleted':false}",
+                                          "{'id':'m-1','chat':'ch-1','from':'c-1','time':100,"
+                                          "'text':'beta one','deleted':false}", NULL);
+  g_autoptr(GError) error = NULL;
+  CompanionSnapshotPage setup[] = {
+    { COMPANION_ENTITY_CONTACT, contacts },
+    { COMPANION_ENTITY_CHAT, chats },
+    { COMPANION_ENTITY_MESSAGE, first },
+  };
+  CompanionSnapshotPage pages[] = {
+    { COMPANION_ENTITY_MESSAGE, added },
+    { COMPANION_ENTITY_MESSAGE, changed },
+  };
+
+  companion_mirror_store_set_index_snapshot_pages (fixture->store, TRUE);
+  g_assert_true (companion_mirror_store_apply_snapshot_pages (fixture->store, setup, G_N_ELEMENTS (setup),
+                                                              &error));
+  g_assert_no_error (error);
+  assert_search (fixture, "alpha", "m-1:ch-1:[alpha] one");
+
+  g_assert_true (companion_mirror_store_apply_snapshot_pages (fixture->store, pages, G_N_ELEMENTS (pages),
+                                                              &error));
+  g_assert_no_error (error);
+  assert_search (fixture, "alpha", "");
+  assert_search (fixture, "beta", "m-1:ch-1:[beta] one");
+  assert_search (fixture, "delta", "");
+  assert_search (fixture, "epsilon", "m-5:ch-1:[epsilon] five");
+  assert_search (fixture, "zeta", "m-6:ch-2:[zeta] six");
+  raw_exec (fixture, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+
+  g_assert_true (companion_mirror_store_finish_snapshot (fixture->store, 9, &error));
+  g_assert_no_error (error);
+  assert_search (fixture, "five", "m-5:ch-1:epsilon [five]");
+  assert_search (fixture, "one", "m-1:ch-1:beta [one]");
+  raw_exec (fixture, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+}
+
 /* The database's schema, one object a line, in name order. */
 static char *
 schema_of (Fixture *fixture)
@@ -1388,6 +1442,7 @@ main (int   argc,
   ADD ("export", test_export);
   ADD ("bulk-snapshot", test_bulk_snapshot);
   ADD ("snapshot-pages", test_snapshot_pages);
+  ADD ("snapshot-pages/searchable", test_snapshot_pages_searchable);
 
 #undef ADD
 
