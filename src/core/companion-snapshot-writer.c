@@ -135,12 +135,16 @@ release_task (gpointer task)
 }
 
 /* The task's last reference may hold the writer's: it is dropped on the
- * thread that owns the writer, never on one of the writer's own threads. */
+ * thread that owns the writer, never on one of the writer's own threads.
+ * Its pages' records go with it: at the priority of the incoming pages,
+ * which would otherwise starve an idle source and pile up unbounded by the
+ * sync window (peak memory of a 1M-message first sync varied 137–200 MiB). */
 static void
 release_task_later (GTask *task)
 {
   GSource *source = g_idle_source_new ();
 
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, release_task, task, NULL);
   g_source_attach (source, g_task_get_context (task));
   g_source_unref (source);
