@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench-report.h"
 #include "bench-sqlite-load.h"
@@ -176,6 +177,10 @@ measure (const char *cli,
   }
   run->messages = counts.messages;
   run->chats = counts.chats;
+  /* The generated database on disk first: the kernel would otherwise write
+   * it back during the measured sync (and the sync's own files before the
+   * baseline's load, below). */
+  sync ();
 
   desktop = test_process_start (cli, "pair", "--json", "--state-dir", desk, "--listen", "127.0.0.1:0",
                                 "--qr-png", png, NULL);
@@ -213,6 +218,7 @@ measure (const char *cli,
 
   /* The baseline, on the same machine in the same run, with nothing else of
    * ours running. */
+  sync ();
   run->baseline_s = bench_sqlite_load (phone_db, baseline_dir, &run->baseline_rows, &error);
   if (run->baseline_s < 0)
     {
